@@ -5,9 +5,17 @@ import { EncodeError } from './errors.js';
 
 /** Canonical text of the 16 octets at `off` (IPv4-mapped addresses keep their ::ffff:a.b.c.d form). */
 export function ip6ToString(buf: Uint8Array, off = 0): string {
+  // ip6addr keeps the hex form for mapped addresses parsed from hex groups; RFC 5952 §5 wants
+  // the dotted form, which is also what canonicalIp() gives for configuration text.
+  if (isIpv4Mapped(buf, off)) return `::ffff:${ip4ToString(buf, off + 12)}`;
   const groups: string[] = new Array(8);
   for (let i = 0; i < 8; i++) groups[i] = ((buf[off + 2 * i] << 8) | buf[off + 2 * i + 1]).toString(16);
   return ip6addr.parse(groups.join(':')).toString({ format: 'auto' });
+}
+
+function isIpv4Mapped(buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 10; i++) if (buf[off + i] !== 0) return false;
+  return buf[off + 10] === 0xff && buf[off + 11] === 0xff;
 }
 
 export function ip4ToString(buf: Uint8Array, off = 0): string {

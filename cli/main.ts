@@ -1,0 +1,22 @@
+// The dsmip6 command line: one subcommand per file under cli/. This file only wires
+// commander; it must never hold protocol logic.
+import { Command, CommanderError } from 'commander';
+import { registerDecode } from './decode.js';
+
+const program = new Command();
+program
+  .name('dsmip6')
+  .description('Dual-Stack Mobile IPv6 (RFC 6275, RFC 5555) home agent and mobile node over a user-space RFC 4301 IPsec')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerDecode(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode);
+  process.stderr.write(`dsmip6: ${(e as Error).message}\n`);
+  process.exit(1);
+}

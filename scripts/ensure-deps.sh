@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what dsmip6 needs on a fresh Debian machine (run as root), then builds.
+# Usage: scripts/ensure-deps.sh [--test]   (--test adds the tools the tests use: tshark)
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+  local missing=()
+  for pair in "$@"; do
+    local cmd=${pair%%:*} pkg=${pair##*:}
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "dsmip6: missing Debian packages: ${missing[*]}; run as root or: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "dsmip6: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # tshark asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "${1:-}" = "--test" ]; then
+  apt_install tshark:tshark
+fi
+
+# npm ci when node_modules is missing or older than the lock file; it also builds (prepare).
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "dsmip6: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# Rebuild when any TypeScript source is newer than the last build.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find mn ha common tunnel ipsec config cli bench types tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  npx tsc -p tsconfig.json
+  touch "$stamp"
+fi
