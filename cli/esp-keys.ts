@@ -2,15 +2,9 @@
 // files into SA key records. Errors name the field and the fix; never reads other files.
 import { existsSync, readFileSync } from 'node:fs';
 import { fromHex } from '../common/bytes.js';
-import { ALGORITHM_NAMES, type AlgorithmName } from '../ipsec/index.js';
+import { ALGORITHM_NAMES, type AlgorithmName, type EspKeySpec } from '../ipsec/index.js';
 
-export interface EspKey {
-  spi: number;
-  algorithm: AlgorithmName;
-  encKey?: Uint8Array;
-  authKey?: Uint8Array;
-  esn?: boolean;
-}
+export type EspKey = EspKeySpec;
 
 /** A spec string, or the path of a JSON file holding a list of {spi, algorithm, encKey, authKey, esn}. */
 export function parseEspKeys(spec: string): EspKey[] {

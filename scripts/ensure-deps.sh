@@ -37,6 +37,6 @@ fi
 # Rebuild when any TypeScript source is newer than the last build.
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find mn ha common tunnel ipsec config cli bench types tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
-  npx tsc -p tsconfig.json
+  node_modules/.bin/tsc -p tsconfig.json
   touch "$stamp"
 fi

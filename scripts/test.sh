@@ -4,11 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh --test
-npx tsc -p tsconfig.test.json --noEmit
+node_modules/.bin/tsc -p tsconfig.test.json --noEmit
 report=$(mktemp /tmp/dsmip6-vitest.XXXXXX.json)
 trap 'rm -f "$report"' EXIT
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
+node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
