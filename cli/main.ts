@@ -2,6 +2,13 @@
 // commander; it must never hold protocol logic.
 import { Command, CommanderError } from 'commander';
 import { registerDecode } from './decode.js';
+import { registerTestbed } from './testbed.js';
+
+// `dsmip6 decode ... | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 const program = new Command();
 program
@@ -12,6 +19,7 @@ program
   .exitOverride();
 
 registerDecode(program);
+registerTestbed(program);
 
 try {
   await program.parseAsync(process.argv);

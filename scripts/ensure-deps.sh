@@ -25,7 +25,9 @@ apt_install() {
 }
 
 if [ "${1:-}" = "--test" ]; then
-  apt_install tshark:tshark
+  # tshark judges the wire format; the rest builds the network-namespace testbed (testbed/):
+  # ip and tc (iproute2), nft (nftables), conntrack, sysctl (procps), ping (iputils-ping).
+  apt_install tshark:tshark ip:iproute2 tc:iproute2 nft:nftables conntrack:conntrack sysctl:procps ping:iputils-ping
 fi
 
 # npm ci when node_modules is missing or older than the lock file; it also builds (prepare).
@@ -36,7 +38,7 @@ fi
 
 # Rebuild when any TypeScript source is newer than the last build.
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find mn ha common tunnel ipsec config cli bench types tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find mn ha common tunnel ipsec config cli bench types testbed tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   node_modules/.bin/tsc -p tsconfig.json
   touch "$stamp"
 fi
