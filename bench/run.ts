@@ -4,6 +4,7 @@
 // --quick just prints). Never sends traffic anywhere, never opens a socket, and writes
 // no file but BENCHMARKS.md (plus callgrind's temporary output, removed afterwards).
 
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CallgrindPlan, countInstructions, valgrindVersion } from './callgrind.js';
@@ -11,9 +12,10 @@ import { measure, Plan } from './measure.js';
 import { CallgrindOutcome, machine, render, Report } from './report.js';
 import { createWorkload, WORKLOAD_NAMES, WorkloadName } from './workloads.js';
 
-const USAGE = `usage: npm run bench [-- [--quick] [--no-callgrind]]
-  --quick         a few seconds: short rounds, no callgrind, prints only (BENCHMARKS.md unchanged)
-  --no-callgrind  skip the instruction counts under valgrind`;
+const USAGE = `usage: npm run bench [-- [--quick] [--no-callgrind] [--no-io]]
+  --quick         a few seconds: short rounds, no callgrind, no edge I/O, prints only (BENCHMARKS.md unchanged)
+  --no-callgrind  skip the instruction counts under valgrind
+  --no-io         skip the edge I/O benchmark (bench/io.ts: native addon vs Node, needs root and namespaces)`;
 
 /** Seven shorter rounds rather than five long ones: on a noisy (virtual) machine more rounds make the median steadier for the same ~1 min. */
 const FULL: Plan = { warmupMs: 500, rounds: 7, roundMs: 750 };
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
       console.log(USAGE);
       return;
     }
-    if (a !== '--quick' && a !== '--no-callgrind') {
+    if (a !== '--quick' && a !== '--no-callgrind' && a !== '--no-io') {
       console.error(`unknown option ${a}\n${USAGE}`);
       process.exitCode = 2;
       return;
@@ -61,13 +63,31 @@ async function main(): Promise<void> {
   report.callgrind = await callgrind(quick, args.includes('--no-callgrind'), log);
   report.seconds = (Date.now() - started) / 1000;
 
-  const text = render(report);
+  // The edge I/O benchmark runs last and alone: it loads both CPUs with generators and sinks.
+  const io = quick || args.includes('--no-io') ? '' : ioSection(log);
+  const text = render(report) + (io ? `\n${io}\n` : '');
   process.stdout.write(text);
   if (quick) log('--quick: BENCHMARKS.md left unchanged');
   else {
     writeFileSync(BENCHMARKS_MD, text);
     log(`wrote ${BENCHMARKS_MD}`);
   }
+}
+
+/** Runs bench/io.js (its own process: it makes network namespaces) and returns its markdown section. */
+function ioSection(log: (line: string) => void): string {
+  log('edge I/O benchmark (bench/io.js), about a minute and a half');
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('./io.js', import.meta.url))], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 600_000,
+  });
+  if (r.status !== 0) {
+    const why = r.error ? r.error.message : `exit ${r.status ?? r.signal}`;
+    log(`edge I/O benchmark failed (${why}); its section says so`);
+    return `## Edge I/O: the native addon against Node without it (bench/io.ts)\n\nNot measured in this run: \`node dist/bench/io.js\` failed (${why}).`;
+  }
+  return r.stdout.trim();
 }
 
 async function callgrind(quick: boolean, skip: boolean, log: (line: string) => void): Promise<CallgrindOutcome> {

@@ -36,6 +36,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
+# The native addon: npm ci builds it (node-gyp); rebuild when it is missing or its source changed.
+addon=build/Release/dsmip6_io.node
+if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" -print -quit 2>/dev/null)" ]; then
+  echo "dsmip6: building the native addon (node-gyp)" >&2
+  npm run --silent build:addon >&2
+fi
+
 # Rebuild when any TypeScript source is newer than the last build.
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find mn ha common tunnel ipsec config cli bench types testbed tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then

@@ -1,0 +1,168 @@
+/*
+ * TUN devices: open /dev/net/tun as IFF_TUN | IFF_NO_PI (bare IP packets, no
+ * 4-octet packet-information prefix), optionally set the MTU and bring the link
+ * up, and write batches of packets. Never configures addresses or routes (that
+ * is rtnetlink's job, in the daemon) and never reads here (handle.c does).
+ */
+#define _GNU_SOURCE
+#include "io.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+
+/* Runs the SIOC* ioctls on a throwaway socket in the current namespace. */
+static int link_setup(const char *name, uint32_t mtu, int up, uint32_t *mtu_out, int *ifindex, const char **call) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    *call = "socket(ioctl)";
+    return errno;
+  }
+  struct ifreq ifr;
+  int err = 0;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+  if (mtu) {
+    ifr.ifr_mtu = (int)mtu;
+    if (ioctl(s, SIOCSIFMTU, &ifr) < 0) {
+      err = errno, *call = "ioctl(SIOCSIFMTU)";
+      goto out;
+    }
+  }
+  if (up) {
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+      err = errno, *call = "ioctl(SIOCGIFFLAGS)";
+      goto out;
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+      err = errno, *call = "ioctl(SIOCSIFFLAGS)";
+      goto out;
+    }
+  }
+  if (ioctl(s, SIOCGIFMTU, &ifr) < 0) {
+    err = errno, *call = "ioctl(SIOCGIFMTU)";
+    goto out;
+  }
+  *mtu_out = (uint32_t)ifr.ifr_mtu;
+  if (ioctl(s, SIOCGIFINDEX, &ifr) < 0) {
+    err = errno, *call = "ioctl(SIOCGIFINDEX)";
+    goto out;
+  }
+  *ifindex = ifr.ifr_ifindex;
+out:
+  close(s);
+  return err;
+}
+
+/* tunOpen(name: string|null, netns: string|null, mtu: number (0 = keep), up: boolean,
+ *         blocking: boolean, stats: Float64Array) -> { handle, name, mtu, ifindex } */
+napi_value tun_open(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value a[6];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  if (argc < 6) return throw_type(env, "tunOpen needs 6 arguments");
+  char name[IFNAMSIZ], ns[4096];
+  if (arg_string(env, a[0], name, sizeof name, NULL)) return throw_type(env, "TUN name must be a string of at most 15 octets");
+  if (arg_string(env, a[1], ns, sizeof ns, NULL)) return throw_type(env, "netns must be a path string");
+  uint32_t mtu;
+  if (arg_u32(env, a[2], &mtu, NULL)) return throw_type(env, "mtu must be a number");
+  bool up = false, blocking = false;
+  napi_get_value_bool(env, a[3], &up);
+  napi_get_value_bool(env, a[4], &blocking);
+
+  netns_guard g;
+  const char *call = NULL;
+  int err = netns_enter(ns, &g, &call);
+  if (err) return throw_errno(env, err, call);
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | (blocking ? 0 : O_NONBLOCK));
+  if (fd < 0) {
+    err = errno, call = "open(/dev/net/tun)";
+    goto fail;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    err = errno, call = "ioctl(TUNSETIFF)";
+    goto fail;
+  }
+  memcpy(name, ifr.ifr_name, IFNAMSIZ);
+  name[IFNAMSIZ - 1] = 0;
+  uint32_t mtu_now = 0;
+  int ifindex = 0;
+  err = link_setup(name, mtu, up, &mtu_now, &ifindex, &call);
+  if (err) goto fail;
+  netns_leave(&g);
+
+  io_handle *h;
+  napi_value hv = handle_new(env, fd, IO_TUN, a[5], &h);
+  if (!hv) return NULL;
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "handle", hv);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "name", v);
+  napi_create_uint32(env, mtu_now, &v);
+  napi_set_named_property(env, out, "mtu", v);
+  napi_create_int32(env, ifindex, &v);
+  napi_set_named_property(env, out, "ifindex", v);
+  return out;
+
+fail:
+  if (fd >= 0) close(fd);
+  netns_leave(&g);
+  return throw_errno(env, err, call);
+}
+
+/* tunWrite(handle, packets: Uint8Array[], count) -> number written. Never throws for a packet:
+ * a refused packet (or a non-Uint8Array element) is counted in the stats and skipped. */
+napi_value tun_write(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  NAPI_OK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
+  io_handle *h = handle_get(env, a[0], IO_TUN);
+  if (!h) return NULL;
+  uint32_t count;
+  if (arg_u32(env, a[2], &count, NULL)) return throw_type(env, "count must be a number");
+  uint32_t ok = 0;
+  if (h->fd < 0) {
+    h->stats[ST_TX_ERRORS] += count;
+    h->stats[ST_TX_LAST_ERRNO] = EBADF;
+    count = 0;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value el;
+    uint8_t *p;
+    size_t len;
+    if (napi_get_element(env, a[1], i, &el) != napi_ok || arg_bytes(env, el, &p, &len) || len == 0) {
+      stat_tx_error(h, EINVAL);
+      continue;
+    }
+    ssize_t r;
+    do {
+      r = write(h->fd, p, len);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      int e = errno;
+      if (e == EAGAIN || e == EWOULDBLOCK) { /* the rest would fail too: count them all */
+        h->stats[ST_TX_ERRORS] += count - i;
+        h->stats[ST_TX_LAST_ERRNO] = e;
+        break;
+      }
+      stat_tx_error(h, e);
+      continue;
+    }
+    ok++;
+  }
+  h->stats[ST_TX_PACKETS] += ok;
+  napi_value res;
+  napi_create_uint32(env, ok, &res);
+  return res;
+}

@@ -1,0 +1,190 @@
+// UDP over IPv4 (port 4191) batches through a real NAT: an MN namespace behind a NAT namespace
+// (nftables masquerade with fully-random ports) and an HA namespace. The HA must see each
+// datagram's source as the NAT made it, a reply must find its way back, and `conntrack -F` in the
+// NAT must make the next datagram arrive from a new port (what NAT keepalives exist for).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canUseNetns, type Netns, Scratch } from '../bench/io-netns.js';
+import type { ReceivedDatagram } from '../tunnel/bind.js';
+import { openUdp4Bind, type Udp4Bind } from '../tunnel/udp4.js';
+
+// Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
+const NATIVE = canUseNetns();
+
+function until(done: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (done()) return resolve();
+      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 2);
+    };
+    tick();
+  });
+}
+
+interface Seen {
+  text: string;
+  srcAddr: string;
+  srcPort: number;
+}
+function recorder(b: Udp4Bind): Seen[] {
+  const seen: Seen[] = [];
+  b.onBatch((ds: readonly ReceivedDatagram[]) => {
+    for (const d of ds) seen.push({ text: Buffer.from(d.data).toString(), srcAddr: d.srcAddr, srcPort: d.srcPort });
+  });
+  return seen;
+}
+
+describe.skipIf(!NATIVE)('UDP 4191 through a NAT (native)', () => {
+  let scratch: Scratch;
+  let mn: Netns;
+  let nat: Netns;
+  let ha: Netns;
+  let mnSock: Udp4Bind;
+  let haSock: Udp4Bind;
+  let atHa: Seen[];
+  let atMn: Seen[];
+
+  beforeAll(() => {
+    scratch = new Scratch();
+    mn = scratch.netns('udp-mn');
+    nat = scratch.netns('udp-nat');
+    ha = scratch.netns('udp-ha');
+    scratch.veth(mn, 'd6mn0', nat, 'd6natin', ['02:00:00:00:02:01', '02:00:00:00:02:02']);
+    scratch.veth(nat, 'd6natout', ha, 'd6ha0', ['02:00:00:00:02:03', '02:00:00:00:02:04']);
+    mn.addr('d6mn0', '10.1.0.2/24');
+    nat.addr('d6natin', '10.1.0.1/24');
+    nat.addr('d6natout', '192.0.2.1/24');
+    ha.addr('d6ha0', '192.0.2.2/24');
+    mn.ip('route', 'add', 'default', 'via', '10.1.0.1');
+    nat.sysctl('net.ipv4.ip_forward', 1);
+    nat.exec(
+      'nft',
+      ['-f', '-'],
+      'table ip d6t_nat {\n chain post {\n  type nat hook postrouting priority srcnat; policy accept;\n  oifname "d6natout" masquerade fully-random\n }\n}\n',
+    );
+    mnSock = openUdp4Bind({ address: '10.1.0.2', port: 4191, netns: mn.path });
+    haSock = openUdp4Bind({ address: '192.0.2.2', port: 4191, netns: ha.path });
+    atHa = recorder(haSock);
+    atMn = recorder(mnSock);
+  });
+  afterAll(() => {
+    mnSock?.close();
+    haSock?.close();
+    scratch?.cleanup();
+  });
+
+  it('the HA sees the NAT’s address and port; its reply reaches the MN from 192.0.2.2:4191', async () => {
+    mnSock.send([{ data: Buffer.from('BU 1'), dstAddr: '192.0.2.2', dstPort: 4191 }]);
+    await until(() => atHa.length === 1);
+    const first = atHa[0];
+    expect(first.text).toBe('BU 1');
+    expect(first.srcAddr).toBe('192.0.2.1'); // translated: not 10.1.0.2
+    expect(first.srcPort).toBeGreaterThan(0);
+    haSock.send([{ data: Buffer.from('BA 1'), dstAddr: first.srcAddr, dstPort: first.srcPort }]);
+    await until(() => atMn.length === 1);
+    expect(atMn[0]).toEqual({ text: 'BA 1', srcAddr: '192.0.2.2', srcPort: 4191 });
+  });
+
+  it('after conntrack -F in the NAT the next datagram arrives from a new port', async () => {
+    atHa.length = 0;
+    mnSock.send([{ data: Buffer.from('keepalive a'), dstAddr: '192.0.2.2', dstPort: 4191 }]);
+    await until(() => atHa.length === 1);
+    mnSock.send([{ data: Buffer.from('keepalive b'), dstAddr: '192.0.2.2', dstPort: 4191 }]);
+    await until(() => atHa.length === 2);
+    expect(atHa[1].srcPort).toBe(atHa[0].srcPort); // same conntrack entry, same port
+    nat.exec('conntrack', ['-F']);
+    mnSock.send([{ data: Buffer.from('after flush'), dstAddr: '192.0.2.2', dstPort: 4191 }]);
+    await until(() => atHa.length === 3);
+    expect(atHa[2].srcAddr).toBe('192.0.2.1');
+    // fully-random: a fresh mapping; the same port again has odds of about 1 in 64 000.
+    expect(atHa[2].srcPort).not.toBe(atHa[0].srcPort);
+  });
+
+  it('a batch from two MN sockets is told apart by the NAT port of each datagram', async () => {
+    atHa.length = 0;
+    const second = openUdp4Bind({ address: '10.1.0.2', port: 4192, netns: mn.path });
+    try {
+      const n = 200;
+      for (let i = 0; i < n; i += 20) {
+        const batch = (from: string) => Array.from({ length: 10 }, (_, j) => ({ data: Buffer.from(`${from} ${i + j}`), dstAddr: '192.0.2.2', dstPort: 4191 }));
+        expect(mnSock.send(batch('one'))).toBe(10);
+        expect(second.send(batch('two'))).toBe(10);
+      }
+      await until(() => atHa.length === n, 5000, `${n} datagrams`);
+      const portOf = (who: string) => new Set(atHa.filter((s) => s.text.startsWith(who)).map((s) => s.srcPort));
+      const p1 = portOf('one');
+      const p2 = portOf('two');
+      expect(p1.size).toBe(1);
+      expect(p2.size).toBe(1);
+      expect([...p1][0]).not.toBe([...p2][0]);
+      expect(haSock.counters.rxBatches).toBeLessThan(haSock.counters.rxPackets); // batched
+    } finally {
+      second.close();
+    }
+  });
+
+  it('drops and counts a datagram larger than maxDatagram, delivers the next', async () => {
+    const small = openUdp4Bind({ address: '192.0.2.2', port: 0, netns: ha.path, maxDatagram: 100 });
+    const seen = recorder(small);
+    try {
+      mnSock.send([
+        { data: Buffer.alloc(500, 0x61), dstAddr: '192.0.2.2', dstPort: small.localPort },
+        { data: Buffer.from('fits'), dstAddr: '192.0.2.2', dstPort: small.localPort },
+      ]);
+      await until(() => seen.length === 1);
+      expect(seen[0].text).toBe('fits');
+      expect(small.counters.rxTruncated).toBe(1);
+    } finally {
+      small.close();
+    }
+  });
+
+  it('1000 datagrams in one send() arrive whole (recvmmsg batches of at most 64)', async () => {
+    atMn.length = 0;
+    const probe = atHa.length;
+    mnSock.send([{ data: Buffer.from('hole punch'), dstAddr: '192.0.2.2', dstPort: 4191 }]);
+    await until(() => atHa.length > probe);
+    const back = atHa[atHa.length - 1];
+    const msgs = Array.from({ length: 1000 }, (_, i) => ({ data: Buffer.from(`d${i}`), dstAddr: back.srcAddr, dstPort: back.srcPort }));
+    expect(haSock.send(msgs)).toBe(1000);
+    await until(() => atMn.length === 1000, 5000, '1000 datagrams');
+    expect(atMn.map((s) => s.text)).toEqual(msgs.map((m) => m.data.toString()));
+  });
+
+  for (const coalesce of [true, false]) {
+    it(`${coalesce ? 'coalesces runs out (GSO) and splits coalesced reads in (GRO)' : 'with GSO and GRO off'}: the same datagrams, in order, in batches of at most batchSize`, async () => {
+      const rx = openUdp4Bind({ address: '127.0.0.1', port: 0, netns: ha.path, batchSize: 16, gro: coalesce });
+      const tx = openUdp4Bind({ address: '127.0.0.1', port: 0, netns: ha.path, gso: coalesce });
+      try {
+        expect(rx.gro).toBe(coalesce);
+        // Runs of equal sizes (one shorter datagram ends a run), two sizes, and a lone one.
+        const sizes = [...Array<number>(40).fill(100), 37, ...Array<number>(30).fill(1200), 5];
+        const sent = sizes.map((n, i) => Buffer.concat([Buffer.from(`#${i};`), Buffer.alloc(n, 0x61)]).subarray(0, Math.max(n, 5)));
+        const got: Buffer[] = [];
+        const batches: number[] = [];
+        rx.onBatch((ds) => {
+          batches.push(ds.length);
+          for (const d of ds) {
+            expect(d).toMatchObject({ srcAddr: '127.0.0.1', srcPort: tx.localPort });
+            got.push(Buffer.from(d.data));
+          }
+        });
+        expect(tx.send(sent.map((data) => ({ data, dstAddr: '127.0.0.1', dstPort: rx.localPort })))).toBe(sent.length);
+        await until(() => got.length === sent.length);
+        expect(got.map((b) => b.toString('hex'))).toEqual(sent.map((b) => b.toString('hex')));
+        expect(Math.max(...batches)).toBeLessThanOrEqual(16);
+        if (coalesce) {
+          expect(tx.counters.txCoalesced).toBeGreaterThan(60);
+          expect(rx.counters.rxCoalesced).toBeGreaterThan(60);
+        } else {
+          expect(tx.counters.txCoalesced).toBe(0);
+          expect(rx.counters.rxCoalesced).toBe(0);
+        }
+      } finally {
+        rx.close();
+        tx.close();
+      }
+    });
+  }
+});
