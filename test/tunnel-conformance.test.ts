@@ -16,23 +16,14 @@ import type { MipPacketIo } from '../tunnel/mipio.js';
 import { openMipPacketIo } from '../tunnel/mipio-native.js';
 import { openTun } from '../tunnel/tun.js';
 import { openUdp4Bind } from '../tunnel/udp4.js';
+import { until as untilHolds } from './support/until.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
 const NATIVE = canUseNetns();
 const WAIT_MS = 5000;
 
 /** Resolves when `done()` holds, checking after every macrotask; rejects after `ms`. */
-function until(done: () => boolean, ms = WAIT_MS, what = 'condition'): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (done()) return resolve();
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
+const until = (done: () => boolean, ms = WAIT_MS, what = 'condition') => untilHolds(done, ms, what);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Copies out of a batch (views die with the call). */

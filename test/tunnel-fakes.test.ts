@@ -9,14 +9,7 @@ import type { Bind } from '../tunnel/bind.js';
 import type { Device } from '../tunnel/device.js';
 import { FakeUdpNetwork } from '../tunnel/fake-bind.js';
 import { fakeDevicePair } from '../tunnel/fake-device.js';
-
-function until(done: () => boolean, ms = 2000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => (done() ? resolve() : Date.now() - t0 > ms ? reject(new Error('timed out')) : setImmediate(tick));
-    tick();
-  });
-}
+import { until } from './support/until.js';
 
 describe('FakeNat', () => {
   it('translates the source, routes the reply back, and takes a new port after flush()', async () => {

@@ -14,6 +14,7 @@ import { loadNative } from '../tunnel/native.js';
 import { installMipIngressDrop, mipTableName, readMipIngressCounters, removeMipIngressDrop, MIP_TABLE_COMMENT } from '../tunnel/nft.js';
 import { newStats } from '../tunnel/counters.js';
 import { SlotBuffer } from '../tunnel/slots.js';
+import { until } from './support/until.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
 const NATIVE = canUseNetns();
@@ -23,17 +24,6 @@ const HA = 'fd00:1::b'; // the HA, on d6ha
 const HOA = 'fd00:99::1';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-function until(done: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (done()) return resolve();
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
 
 /** struct sock_filter[] bytes (host order = little endian here) from [code, jt, jf, k] rows. */
 function bpf(rows: [number, number, number, number][]): Uint8Array {

@@ -10,21 +10,10 @@ import { decodeUdp4Packet } from '../common/udp.js';
 import { TunOpenError } from '../tunnel/errors.js';
 import { openTun, type TunDevice } from '../tunnel/tun.js';
 import { openUdp4Bind } from '../tunnel/udp4.js';
+import { until } from './support/until.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
 const NATIVE = canUseNetns();
-
-function until(done: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (done()) return resolve();
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
 
 describe.skipIf(!NATIVE)('TUN device (native)', () => {
   let scratch: Scratch;

@@ -6,21 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canUseNetns, type Netns, Scratch } from '../bench/io-netns.js';
 import type { ReceivedDatagram } from '../tunnel/bind.js';
 import { openUdp4Bind, type Udp4Bind } from '../tunnel/udp4.js';
+import { until } from './support/until.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
 const NATIVE = canUseNetns();
-
-function until(done: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (done()) return resolve();
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
 
 interface Seen {
   text: string;

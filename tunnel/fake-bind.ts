@@ -5,12 +5,10 @@
 // everything Bind promises (same conformance suite); never throws from send(); never loses a
 // datagram except where a real network would (no listener, NAT without a mapping, full queue).
 import { DSMIP_UDP_PORT, type Bind, type DatagramBatchHandler, type OutgoingDatagram, type ReceivedDatagram } from './bind.js';
-import { countersOf, newStats, type EdgeCounters } from './counters.js';
 import { DEFAULT_BATCH_SIZE } from './device.js';
 import { UdpBindError } from './errors.js';
-import { FakeReceiver } from './fake-queue.js';
+import { Errno, FakeEndpoint } from './fake-queue.js';
 import { ipv4ToNumber } from './ipv4text.js';
-import { Stat } from './native.js';
 
 export interface FakeBindOptions {
   /** Dotted quad; '0.0.0.0' receives for any address (and then sends from '0.0.0.0'). */
@@ -27,17 +25,11 @@ interface Source {
   port: number;
 }
 
-const EBADF = 9;
-const EINVAL = 22;
+const { EBADF, EINVAL } = Errno;
 
-export class FakeBind implements Bind {
-  readonly batchSize: number;
-  private readonly stats = newStats();
-  /** @internal */
-  readonly inbox: FakeReceiver<Source>;
+export class FakeBind extends FakeEndpoint<Source> implements Bind {
   private readonly records: ReceivedDatagram[] = [];
   private readonly out: ReceivedDatagram[] = [];
-  private closed = false;
 
   constructor(
     private readonly net: FakeUdpNetwork,
@@ -46,8 +38,7 @@ export class FakeBind implements Bind {
     batchSize: number,
     maxDatagram: number,
   ) {
-    this.batchSize = batchSize;
-    this.inbox = new FakeReceiver<Source>(batchSize, maxDatagram, this.stats);
+    super(batchSize, maxDatagram);
     for (let i = 0; i < batchSize; i++) this.records.push({ data: new Uint8Array(0), srcAddr: '', srcPort: 0 });
   }
 
@@ -84,24 +75,14 @@ export class FakeBind implements Bind {
       this.net.route({ addr: this.localAddress, port: this.localPort }, d);
       ok++;
     }
-    this.stats[Stat.TX_PACKETS] += ok;
+    this.countSent(ok);
     return ok;
   }
 
-  get counters(): EdgeCounters {
-    return countersOf(this.stats);
-  }
-
-  close(): void {
+  override close(): void {
     if (this.closed) return;
-    this.closed = true;
-    this.inbox.clear();
+    super.close();
     this.net.unbind(this);
-  }
-
-  private refuse(errno: number): void {
-    this.stats[Stat.TX_ERRORS] += 1;
-    this.stats[Stat.TX_LAST_ERRNO] = errno;
   }
 }
 

@@ -3,10 +3,8 @@
 // kernel behind it, so an HA and an MN can be wired together in one test process. Must behave like
 // the native TunDevice on everything the Device interface promises (the conformance suite in
 // test/tunnel-conformance.test.ts runs both); never throws from write().
-import { countersOf, newStats, type EdgeCounters } from './counters.js';
 import { DEFAULT_BATCH_SIZE, type Device, type PacketBatchHandler } from './device.js';
-import { FakeReceiver } from './fake-queue.js';
-import { Stat } from './native.js';
+import { Errno, FakeEndpoint } from './fake-queue.js';
 
 export interface FakeDeviceOptions {
   /** Names of the two ends. Default ['fake0', 'fake1']. */
@@ -19,18 +17,11 @@ export interface FakeDeviceOptions {
   queueLimit?: number;
 }
 
-const EBADF = 9;
-const EINVAL = 22;
-const EIO = 5;
+const { EBADF, EINVAL, EIO } = Errno;
 
-export class FakeDevice implements Device {
-  readonly batchSize: number;
-  private readonly stats = newStats();
-  /** @internal the queue of packets this end will read */
-  readonly inbox: FakeReceiver<null>;
+export class FakeDevice extends FakeEndpoint<null> implements Device {
   /** @internal */
   peer!: FakeDevice;
-  private closed = false;
 
   constructor(
     readonly name: string,
@@ -38,14 +29,8 @@ export class FakeDevice implements Device {
     batchSize: number,
     queueLimit: number,
   ) {
-    this.batchSize = batchSize;
     // Slots hold up to the MTU, like the native device: a longer packet is counted, not delivered.
-    this.inbox = new FakeReceiver<null>(batchSize, Math.max(mtu, 1280), this.stats, queueLimit);
-  }
-
-  /** True once close() ran. */
-  get isClosed(): boolean {
-    return this.closed;
+    super(batchSize, Math.max(mtu, 1280), queueLimit);
   }
 
   onBatch(handler: PacketBatchHandler | null): void {
@@ -65,23 +50,8 @@ export class FakeDevice implements Device {
         ok++;
       }
     }
-    this.stats[Stat.TX_PACKETS] += ok;
+    this.countSent(ok);
     return ok;
-  }
-
-  get counters(): EdgeCounters {
-    return countersOf(this.stats);
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.inbox.clear();
-  }
-
-  private refuse(errno: number): void {
-    this.stats[Stat.TX_ERRORS] += 1;
-    this.stats[Stat.TX_LAST_ERRNO] = errno;
   }
 }
 

@@ -2,12 +2,10 @@
 // packets isMipPacket() accepts (the native tap's BPF filter keeps everything else in the kernel,
 // so the fake does too). Must behave like NativeMipPacketIo on everything MipPacketIo promises
 // (same conformance suite); never throws from send(), never rewrites a packet.
-import { countersOf, newStats, type EdgeCounters } from './counters.js';
 import { DEFAULT_BATCH_SIZE, type PacketBatchHandler } from './device.js';
-import { FakeReceiver } from './fake-queue.js';
+import { Errno, FakeEndpoint } from './fake-queue.js';
 import { isMipPacket } from './mipfilter.js';
 import type { MipPacketIo } from './mipio.js';
-import { Stat } from './native.js';
 
 export interface FakeMipPacketIoOptions {
   /** Default ['fakelink0', 'fakelink1']. */
@@ -17,27 +15,20 @@ export interface FakeMipPacketIoOptions {
   maxPacket?: number;
 }
 
-const EBADF = 9;
-const EINVAL = 22;
+const { EBADF, EINVAL } = Errno;
 
-export class FakeMipPacketIo implements MipPacketIo {
-  readonly batchSize: number;
-  private readonly stats = newStats();
-  /** @internal */
-  readonly inbox: FakeReceiver<null>;
+export class FakeMipPacketIo extends FakeEndpoint<null> implements MipPacketIo {
   /** @internal */
   peer!: FakeMipPacketIo;
   /** Packets that reached this end but that the filter left to the kernel (not delivered). */
   kernelBound = 0;
-  private closed = false;
 
   constructor(
     readonly ifname: string,
     batchSize: number,
     maxPacket: number,
   ) {
-    this.batchSize = batchSize;
-    this.inbox = new FakeReceiver<null>(batchSize, maxPacket, this.stats);
+    super(batchSize, maxPacket);
   }
 
   onBatch(handler: PacketBatchHandler | null): void {
@@ -63,23 +54,8 @@ export class FakeMipPacketIo implements MipPacketIo {
       if (isMipPacket(p)) peer.inbox.push(p, null);
       else peer.kernelBound++;
     }
-    this.stats[Stat.TX_PACKETS] += ok;
+    this.countSent(ok);
     return ok;
-  }
-
-  get counters(): EdgeCounters {
-    return countersOf(this.stats);
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.inbox.clear();
-  }
-
-  private refuse(errno: number): void {
-    this.stats[Stat.TX_ERRORS] += 1;
-    this.stats[Stat.TX_LAST_ERRNO] = errno;
   }
 }
 

@@ -1,8 +1,10 @@
-// The receiving half shared by the in-memory fakes: queues copies of what a peer sent and delivers
-// them from the event loop (setImmediate, one batch per turn, like a readable fd) through the same
+// The parts shared by the in-memory fakes: the FakeEndpoint base (counters, close, refused
+// sends) and the receiving half, which queues copies of what a peer sent and delivers them from
+// the event loop (setImmediate, one batch per turn, like a readable fd) through the same
 // reused slot memory the native reader uses, so a handler that keeps a view past its call breaks
 // under the fakes exactly as it would on a real device. Never delivers synchronously inside the
 // sender's call, never throws into the sender.
+import { countersOf, newStats, type EdgeCounters } from './counters.js';
 import { Stat } from './native.js';
 import { SlotBuffer, slotFor } from './slots.js';
 
@@ -88,5 +90,51 @@ export class FakeReceiver<M> {
     this.stats[Stat.RX_PACKETS] += n;
     this.stats[Stat.RX_BATCHES] += 1;
     fn(s.packets(n), this.metas, n);
+  }
+}
+
+/** errno values the fakes report, as the native calls would. */
+export const Errno = Object.freeze({ EIO: 5, EBADF: 9, EINVAL: 22 });
+
+/**
+ * What every fake end shares: its counters, its inbox, and closing. Subclasses add the
+ * sending side of their interface; a refused send is counted here, never thrown.
+ */
+export abstract class FakeEndpoint<M> {
+  protected readonly stats = newStats();
+  /** @internal the queue of what this end will read */
+  readonly inbox: FakeReceiver<M>;
+  protected closed = false;
+
+  constructor(
+    readonly batchSize: number,
+    maxPacket: number,
+    queueLimit?: number,
+  ) {
+    this.inbox = new FakeReceiver<M>(batchSize, maxPacket, this.stats, queueLimit);
+  }
+
+  /** True once close() ran. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get counters(): EdgeCounters {
+    return countersOf(this.stats);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.inbox.clear();
+  }
+
+  protected refuse(errno: number): void {
+    this.stats[Stat.TX_ERRORS] += 1;
+    this.stats[Stat.TX_LAST_ERRNO] = errno;
+  }
+
+  protected countSent(n: number): void {
+    this.stats[Stat.TX_PACKETS] += n;
   }
 }
