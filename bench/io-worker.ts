@@ -1,4 +1,4 @@
-// One role of the I/O benchmark (bench/io.ts), run as a child process inside one of its scratch
+// One role of the I/O benchmark (bench/io.ts), run as a child process inside one of its testbed
 // network namespaces (`ip netns exec NS node dist/bench/io-worker.js ROLE ...`), so that node:dgram
 // sockets, which cannot be opened in another namespace, measure on the same footing as the addon.
 // Talks to bench/io.ts in lines: it prints "ready" (and per-round markers) and JSON results, and

@@ -9,13 +9,13 @@
 //      dgram) and the kernel's own routing over the same veth.
 // Prints a markdown section (for BENCHMARKS.md) and the figures as JSON. Bounded: a few seconds
 // per measurement, about a minute in all. Never writes files, never touches the host's namespace.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { read, readSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { canUseNetns, type Netns, Scratch } from './io-netns.js';
+import { Testbed, type TopologySpec } from '../testbed/index.js';
 import { openTun, type TunDevice } from '../tunnel/tun.js';
 import { openUdp4Bind } from '../tunnel/udp4.js';
 import type { OutgoingDatagram } from '../tunnel/bind.js';
@@ -39,13 +39,65 @@ const PLAN = {
   loadWarmupSeconds: 1,
 };
 
+/** No router solicitations, no router advertisements taken: on every interface now and to come. */
+const quiet = (...ifnames: string[]) =>
+  Object.fromEntries(['all', 'default', ...ifnames].flatMap((k) => [[`net.ipv6.conf.${k}.router_solicitations`, 0], [`net.ipv6.conf.${k}.accept_ra`, 0]]));
+
+/**
+ * The benchmark's namespaces, all made at the start by the testbed (which also turns off DAD and
+ * reverse-path filtering, brings lo up, and removes it all at the end, at exit and on signals):
+ * bench-tun (TUN receive), bench-udp (UDP receive and send) with a veth to bench-sink (what UDP
+ * send goes to), and bench-fa <-> bench-fb (the forwarding loop). Fixed MACs on the send path, so
+ * a permanent neighbour entry can keep ARP out of it.
+ */
+const TOPOLOGY: TopologySpec = {
+  name: 'bench-io',
+  hosts: [
+    { name: 'bench-tun', sysctls: quiet() },
+    { name: 'bench-udp', sysctls: quiet('d6sa') },
+    { name: 'bench-sink', sysctls: quiet('d6sb') },
+    { name: 'bench-fa', sysctls: quiet('d6fva') },
+    { name: 'bench-fb', sysctls: quiet('d6fvb') },
+  ],
+  links: [
+    { a: { host: 'bench-udp', ifname: 'd6sa', mac: '02:00:00:00:03:0a', addresses: ['10.66.0.1/24'] }, b: { host: 'bench-sink', ifname: 'd6sb', mac: '02:00:00:00:03:0b' } },
+    // Two namespaces joined by a veth (10.90.0.1 <-> 10.90.0.2); the sink listens on 10.92.0.1:9000 in fb.
+    { a: { host: 'bench-fa', ifname: 'd6fva', addresses: ['10.90.0.1/24'] }, b: { host: 'bench-fb', ifname: 'd6fvb', addresses: ['10.90.0.2/24'] } },
+  ],
+};
+
+/** One host of the benchmark's testbed: its namespace's path (the addon's `netns`) and commands run in it. */
+class Host {
+  readonly path: string;
+  constructor(
+    readonly tb: Testbed,
+    readonly name: string,
+  ) {
+    this.path = `/run/netns/${tb.nsName(name)}`;
+  }
+  /** `ip ARGS...` in the namespace; throws when it fails. */
+  async ip(...args: string[]): Promise<string> {
+    return (await this.tb.exec(this.name, ['ip', ...args], { check: true })).stdout;
+  }
+  async exec(argv: string[], input?: string): Promise<string> {
+    return (await this.tb.exec(this.name, argv, { check: true, input })).stdout;
+  }
+  async sysctl(key: string, value: string | number): Promise<void> {
+    await this.exec(['sysctl', '-qw', `${key}=${value}`]);
+  }
+  /** Adds an address (IPv6 without duplicate address detection). */
+  async addr(ifname: string, cidr: string): Promise<void> {
+    await this.ip('addr', 'add', cidr, 'dev', ifname, ...(cidr.includes(':') ? ['nodad'] : []));
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** A child `ip netns exec NS node io-worker.js ROLE ...`, read line by line. */
+/** A child `ip netns exec NS node io-worker.js ROLE ...` (spawned by the testbed), read line by line. */
 class Worker {
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly buffered: string[] = [];
@@ -53,8 +105,8 @@ class Worker {
   readonly exited: Promise<number>;
   private stderr = '';
 
-  constructor(ns: Netns, args: (string | number)[]) {
-    this.proc = spawn('ip', ['netns', 'exec', ns.name, process.execPath, WORKER, ...args.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(ns: Host, args: (string | number)[]) {
+    this.proc = ns.tb.spawn(ns.name, [process.execPath, WORKER, ...args.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
     this.proc.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
     createInterface({ input: this.proc.stdout }).on('line', (line) => {
       const w = this.waiter;
@@ -164,11 +216,11 @@ function drainTun(tun: TunDevice, method: TunMethod, count: number): Promise<{ p
   });
 }
 
-async function benchTunDrain(ns: Netns): Promise<Record<TunMethod, Rate>> {
+async function benchTunDrain(ns: Host): Promise<Record<TunMethod, Rate>> {
   const tun = openTun({ name: 'd6bt0', netns: ns.path, batchSize: 64 });
   try {
-    ns.addr('d6bt0', '10.88.0.1/24');
-    ns.ip('link', 'set', 'd6bt0', 'txqueuelen', String(PLAN.tunDrainPackets * 2));
+    await ns.addr('d6bt0', '10.88.0.1/24');
+    await ns.ip('link', 'set', 'd6bt0', 'txqueuelen', String(PLAN.tunDrainPackets * 2));
     const sender = openUdp4Bind({ address: '10.88.0.1', port: 0, netns: ns.path, socketBuffer: 64 << 20 });
     const methods: TunMethod[] = ['addon', 'fs.read', 'fs.readSync'];
     const rates: Record<string, number[]> = { addon: [], 'fs.read': [], 'fs.readSync': [] };
@@ -190,13 +242,13 @@ async function benchTunDrain(ns: Netns): Promise<Record<TunMethod, Rate>> {
 }
 
 /** Under a flood from a generator in the namespace: packets read in a window, per method. */
-async function benchTunLoad(ns: Netns): Promise<{ offered: number; received: Record<'addon' | 'fs.read', Rate> }> {
+async function benchTunLoad(ns: Host): Promise<{ offered: number; received: Record<'addon' | 'fs.read', Rate> }> {
   const received: Record<string, Rate> = {};
   let offered = 0;
   for (const m of ['addon', 'fs.read'] as const) {
     const tun = openTun({ name: 'd6bt1', netns: ns.path, batchSize: 64 });
     try {
-      ns.addr('d6bt1', '10.89.0.1/24');
+      await ns.addr('d6bt1', '10.89.0.1/24');
       const gen = new Worker(ns, ['gen', '10.89.0.2', 9, 64, PLAN.loadWarmupSeconds + PLAN.loadSeconds + 1]);
       await gen.line((l) => l === '"ready"' || l === 'ready');
       let n = 0;
@@ -241,7 +293,7 @@ async function benchTunLoad(ns: Netns): Promise<{ offered: number; received: Rec
 type UdpRx = 'addon' | 'addon-nogro' | 'floor' | 'dgram';
 type UdpTx = 'addon' | 'addon-nogso' | 'dgram';
 
-async function benchUdpDrain(ns: Netns): Promise<Record<UdpRx, Rate>> {
+async function benchUdpDrain(ns: Host): Promise<Record<UdpRx, Rate>> {
   const out: Record<string, Rate> = {};
   for (const m of ['addon', 'addon-nogro', 'floor', 'dgram'] as const) {
     const rx = new Worker(ns, ['udp-drain', m, '127.0.0.1', 5001, PLAN.drainRounds, 400]);
@@ -264,22 +316,20 @@ async function benchUdpDrain(ns: Netns): Promise<Record<UdpRx, Rate>> {
   return out as Record<UdpRx, Rate>;
 }
 
-async function benchUdpSend(scratch: Scratch, ns: Netns): Promise<Record<UdpTx, Rate>> {
+async function benchUdpSend(ns: Host, sink: Host): Promise<Record<UdpTx, Rate>> {
   // The datagrams cross a veth into a namespace that drops them at its ingress hook, before any
   // protocol work (this kernel has no dummy interface). gso_max_segs 1 on the sending end makes
   // the kernel cut a coalesced (GSO) message into its datagrams before the veth, in software, as
   // for a NIC without segmentation offload: every datagram crosses the link on its own for every
-  // method. A permanent neighbour entry keeps ARP out of it.
-  const sink = scratch.netns('bench-sink');
-  scratch.veth(ns, 'd6sa', sink, 'd6sb', ['02:00:00:00:03:0a', '02:00:00:00:03:0b']);
-  ns.ip('link', 'set', 'd6sa', 'gso_max_segs', '1');
-  ns.addr('d6sa', '10.66.0.1/24');
-  ns.ip('neigh', 'add', '10.66.0.2', 'lladdr', '02:00:00:00:03:0b', 'dev', 'd6sa', 'nud', 'permanent');
-  sink.exec('nft', ['-f', '-'], 'table netdev d6t_sink {\n chain in {\n  type filter hook ingress device "d6sb" priority 0; policy drop;\n }\n}\n');
-  const frames = () => Number(/RX:[^\n]*\n\s*(\d+)\s+(\d+)/.exec(sink.ip('-s', 'link', 'show', 'd6sb'))?.[2] ?? 0);
+  // method. A permanent neighbour entry keeps ARP out of it. (The veth d6sa <-> d6sb, its fixed
+  // MACs and 10.66.0.1/24 on d6sa are in TOPOLOGY.)
+  await ns.ip('link', 'set', 'd6sa', 'gso_max_segs', '1');
+  await ns.ip('neigh', 'add', '10.66.0.2', 'lladdr', '02:00:00:00:03:0b', 'dev', 'd6sa', 'nud', 'permanent');
+  await sink.exec(['nft', '-f', '-'], 'table netdev d6t_sink {\n chain in {\n  type filter hook ingress device "d6sb" priority 0; policy drop;\n }\n}\n');
+  const frames = async () => Number(/RX:[^\n]*\n\s*(\d+)\s+(\d+)/.exec(await sink.ip('-s', 'link', 'show', 'd6sb'))?.[2] ?? 0);
   const out: Record<string, Rate> = {};
   for (const m of ['addon', 'addon-nogso', 'dgram'] as const) {
-    const before = frames();
+    const before = await frames();
     const w = new Worker(ns, ['udp-send', m, '10.66.0.2', 9, 64, PLAN.udpSendPackets, PLAN.drainRounds]);
     const rates: number[] = [];
     for (let r = 0; r < PLAN.drainRounds; r++) {
@@ -289,7 +339,7 @@ async function benchUdpSend(scratch: Scratch, ns: Netns): Promise<Record<UdpTx, 
     }
     await w.end();
     // Every datagram must have crossed the veth as a frame of its own.
-    const seen = frames() - before;
+    const seen = (await frames()) - before;
     if (seen < PLAN.udpSendPackets * PLAN.drainRounds) throw new Error(`UDP send (${m}): ${seen} frames reached the sink`);
     out[m] = { packetsPerSecond: median(rates), rounds: rates, note: `${seen} frames at the sink` };
   }
@@ -304,28 +354,17 @@ interface FwdRate {
   offered: number;
 }
 
-/** Two namespaces joined by a veth (10.90.0.1 <-> 10.90.0.2); the sink listens on 10.92.0.1:9000 in fb. */
-function forwardingTopology(scratch: Scratch): { fa: Netns; fb: Netns } {
-  const fa = scratch.netns('bench-fa');
-  const fb = scratch.netns('bench-fb');
-  scratch.veth(fa, 'd6fva', fb, 'd6fvb');
-  fa.addr('d6fva', '10.90.0.1/24');
-  fb.addr('d6fvb', '10.90.0.2/24');
-  for (const ns of [fa, fb]) for (const k of ['all', 'default']) ns.sysctl(`net.ipv4.conf.${k}.rp_filter`, 0);
-  return { fa, fb };
-}
-
 /** The TUN ends: fa routes 10.92.0.0/24 into d6fa, fb owns 10.92.0.1 on d6fb and routes replies back into it. */
-function configureTuns(fa: Netns, fb: Netns): void {
-  fa.addr('d6fa', '10.91.0.1/24');
-  fa.ip('route', 'add', '10.92.0.0/24', 'dev', 'd6fa');
-  fb.addr('d6fb', '10.92.0.1/24');
-  fb.ip('route', 'add', '10.91.0.0/24', 'dev', 'd6fb');
-  fb.sysctl('net.ipv4.conf.d6fb.rp_filter', 0);
+async function configureTuns(fa: Host, fb: Host): Promise<void> {
+  await fa.addr('d6fa', '10.91.0.1/24');
+  await fa.ip('route', 'add', '10.92.0.0/24', 'dev', 'd6fa');
+  await fb.addr('d6fb', '10.92.0.1/24');
+  await fb.ip('route', 'add', '10.91.0.0/24', 'dev', 'd6fb');
+  await fb.sysctl('net.ipv4.conf.d6fb.rp_filter', 0);
 }
 
 /** Runs the generator (in fa, to 10.92.0.1:9000) and the sink (in fb) around whatever forwards. */
-async function measureForwarding(fa: Netns, fb: Netns, payload: number): Promise<FwdRate> {
+async function measureForwarding(fa: Host, fb: Host, payload: number): Promise<FwdRate> {
   const sink = new Worker(fb, ['udp-recv', 'addon', '0.0.0.0', 9000, PLAN.loadWarmupSeconds, PLAN.loadSeconds]);
   // (The sink asks for GRO, but nothing on these paths coalesces: a veth without NAPI and a TUN do no GRO.)
   await sink.line((l) => l === 'ready');
@@ -339,8 +378,7 @@ async function measureForwarding(fa: Netns, fb: Netns, payload: number): Promise
   return { packetsPerSecond: pps, gbps: (pps * (payload + 28) * 8) / 1e9, offered: g.sent / g.seconds };
 }
 
-async function benchForwarding(scratch: Scratch): Promise<Record<string, Record<string, FwdRate>>> {
-  const { fa, fb } = forwardingTopology(scratch);
+async function benchForwarding(fa: Host, fb: Host): Promise<Record<string, Record<string, FwdRate>>> {
   const results: Record<string, Record<string, FwdRate>> = {};
   for (const payload of [64, 1372]) {
     const r: Record<string, FwdRate> = {};
@@ -356,7 +394,7 @@ async function benchForwarding(scratch: Scratch): Promise<Record<string, Record<
       const wb = new Worker(fb, [b, 'd6fb', 4191, secs]);
       await wa.line((l) => l === 'ready');
       await wb.line((l) => l === 'ready');
-      configureTuns(fa, fb);
+      await configureTuns(fa, fb);
       try {
         r[label] = await measureForwarding(fa, fb, payload);
       } finally {
@@ -367,13 +405,13 @@ async function benchForwarding(scratch: Scratch): Promise<Record<string, Record<
     }
     // (c) the kernel: the same generator and sink, 10.92.0.1 routed over the veth, nothing in user space.
     {
-      fb.ip('addr', 'add', '10.92.0.1/32', 'dev', 'lo');
-      fa.ip('route', 'add', '10.92.0.0/24', 'via', '10.90.0.2');
+      await fb.ip('addr', 'add', '10.92.0.1/32', 'dev', 'lo');
+      await fa.ip('route', 'add', '10.92.0.0/24', 'via', '10.90.0.2');
       try {
         r['kernel routing'] = await measureForwarding(fa, fb, payload);
       } finally {
-        fa.ip('route', 'del', '10.92.0.0/24');
-        fb.ip('addr', 'del', '10.92.0.1/32', 'dev', 'lo');
+        await fa.ip('route', 'del', '10.92.0.0/24');
+        await fb.ip('addr', 'del', '10.92.0.1/32', 'dev', 'lo');
       }
     }
     results[`${payload + 28}`] = r;
@@ -392,37 +430,33 @@ function ratio(a: number, b: number): string {
 const GOAL = 5;
 
 async function main(): Promise<void> {
-  if (!canUseNetns()) {
+  if (!(process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0)) {
     console.error('bench/io: needs root (network namespaces, TUN devices); nothing measured');
     process.exitCode = 1;
     return;
   }
   const started = Date.now();
   const load0 = loadavg();
-  const scratch = new Scratch();
-  const stopOnSignal = () => {
-    scratch.cleanup();
-    process.exit(130);
-  };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  // The testbed removes its namespaces at exit and on SIGINT/SIGTERM/SIGHUP too.
+  const tb = await Testbed.create(TOPOLOGY, { prefix: 'd6bio' });
+  const host = (name: string) => new Host(tb, name);
   let tunDrain, tunLoad, udpDrain, udpSend, fwd;
   try {
-    const nsTun = scratch.netns('bench-tun');
+    const nsTun = host('bench-tun');
     const progress = (what: string, v: unknown) => console.error(`bench/io: ${what}: ${JSON.stringify(v)}`);
     tunDrain = await benchTunDrain(nsTun);
     progress('TUN drain', tunDrain);
     tunLoad = await benchTunLoad(nsTun);
     progress('TUN under load', tunLoad);
-    const nsUdp = scratch.netns('bench-udp');
+    const nsUdp = host('bench-udp');
     udpDrain = await benchUdpDrain(nsUdp);
     progress('UDP drain', udpDrain);
-    udpSend = await benchUdpSend(scratch, nsUdp);
+    udpSend = await benchUdpSend(nsUdp, host('bench-sink'));
     progress('UDP send', udpSend);
-    fwd = await benchForwarding(scratch);
+    fwd = await benchForwarding(host('bench-fa'), host('bench-fb'));
     progress('forwarding', fwd);
   } finally {
-    scratch.cleanup();
+    await tb.destroy();
   }
   await turn();
 
@@ -443,7 +477,7 @@ async function main(): Promise<void> {
   lines.push('');
   lines.push(`- Command: \`node dist/bench/io.js\` (root); ${new Date(started).toISOString().replace(/\.\d+Z$/, 'Z')}; run time ${Math.round((Date.now() - started) / 1000)} s`);
   lines.push(`- CPU: ${cpu[0]?.model ?? '?'}; ${cpu.length} logical CPUs; Node ${process.versions.node}; load average before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
-  lines.push('- All traffic inside scratch network namespaces (`d6t-<pid>-*`), removed at the end.');
+  lines.push('- All traffic inside testbed network namespaces (`d6bio-<pid>-<seq>-*`), removed at the end.');
   lines.push('');
   lines.push(`Goal: the addon does at least ${GOAL}× what node:dgram and fs reads do on the same work.`);
   lines.push('');

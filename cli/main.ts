@@ -13,7 +13,11 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 const program = new Command();
 program
   .name('dsmip6')
-  .description('Dual-Stack Mobile IPv6 (RFC 6275, RFC 5555) home agent and mobile node over a user-space RFC 4301 IPsec')
+  .description(
+    'Dual-Stack Mobile IPv6 (RFC 6275, RFC 5555) over a user-space RFC 4301 IPsec.\n' +
+      'This version decodes packets and builds the test network; the home agent (ha) and\n' +
+      'mobile node (mn) commands are not written yet.',
+  )
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();

@@ -2,11 +2,12 @@
 // handle (open/close loops, failed opens, handles dropped without close), every open in another
 // network namespace returns the thread to its own, errors carry errno, code and the failing call,
 // and a handle of the wrong kind is refused.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canUseNetns, type Netns, Scratch } from '../bench/io-netns.js';
+import { Testbed } from '../testbed/index.js';
 import { newStats } from '../tunnel/counters.js';
 import { PacketTapOpenError, RawSocketOpenError, TunOpenError, UdpBindError } from '../tunnel/errors.js';
 import { openMipPacketIo } from '../tunnel/mipio-native.js';
@@ -15,23 +16,34 @@ import { openTun } from '../tunnel/tun.js';
 import { openUdp4Bind } from '../tunnel/udp4.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
-const NATIVE = canUseNetns();
+const NATIVE = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
+/** No router solicitations, no router advertisements taken: on every interface now and to come. */
+const quiet = (...ifnames: string[]) =>
+  Object.fromEntries(['all', 'default', ...ifnames].flatMap((k) => [[`net.ipv6.conf.${k}.router_solicitations`, 0], [`net.ipv6.conf.${k}.accept_ra`, 0]]));
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 const myNetns = () => readlinkSync('/proc/thread-self/ns/net');
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe.skipIf(!NATIVE)('native addon', () => {
-  let scratch: Scratch;
-  let ns: Netns;
-  beforeAll(() => {
-    scratch = new Scratch();
-    ns = scratch.netns('addon');
-    const peer = scratch.netns('addon-peer');
-    scratch.veth(ns, 'd6x0', peer, 'd6x1');
-    ns.addr('d6x0', '10.5.0.1/24');
+  let tb: Testbed;
+  const ns = { path: '' };
+  beforeAll(async () => {
+    tb = await Testbed.create(
+      {
+        hosts: [
+          { name: 'addon', sysctls: quiet('d6x0') },
+          { name: 'addon-peer', sysctls: quiet('d6x1') },
+        ],
+        links: [{ a: { host: 'addon', ifname: 'd6x0', addresses: ['10.5.0.1/24'] }, b: { host: 'addon-peer', ifname: 'd6x1' } }],
+      },
+      { prefix: 'd6na' },
+    );
+    ns.path = `/run/netns/${tb.nsName('addon')}`;
   });
-  afterAll(() => scratch?.cleanup());
+  afterAll(async () => {
+    await tb?.destroy();
+  });
 
   it('leaks no file descriptor over open/read/close loops and failed opens', async () => {
     // Warm up once so lazily created fds (the addon itself, the event loop's) are counted in both.

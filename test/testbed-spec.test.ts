@@ -81,6 +81,20 @@ describe('topology validation', () => {
     expect(problems(s).join('\n')).toMatch(/links\[0\]\.a\.addresses\[1\]: "2001:db8::1\/64" is IPv6 but the end says ipv6: false/);
   });
 
+  it('accepts a fixed unicast MAC on an end and names the fix of a bad one', () => {
+    const s = two();
+    s.links![0].a.mac = '02:00:00:00:00:0a';
+    s.lans = [{ name: 'lan', members: [{ host: 'b', ifname: 'e1', mac: '02:AB:cd:00:00:01' }] }];
+    expect(problems(s)).toEqual([]);
+    s.links![0].a.mac = '02:00:00:00:0a';
+    s.links![0].b.mac = '01:00:5e:00:00:01';
+    s.lans[0].members[0].mac = '00:00:00:00:00:00';
+    const p = problems(s).join('\n');
+    expect(p).toMatch(/links\[0\]\.a\.mac: "02:00:00:00:0a" must be six hex octets/);
+    expect(p).toMatch(/links\[0\]\.b\.mac: 01:00:5e:00:00:01 is a multicast address/);
+    expect(p).toMatch(/lans\[0\]\.members\[0\]\.mac: 00:00:00:00:00:00 is not a usable address/);
+  });
+
   it('rejects what is not a spec at all', () => {
     expect(problems(null)[0]).toMatch(/"hosts" list/);
     expect(problems({ hosts: 'x' })[0]).toMatch(/"hosts" list/);

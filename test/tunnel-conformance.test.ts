@@ -1,8 +1,8 @@
 // One interface suite per edge interface (Device, Bind, MipPacketIo), run against the native
-// implementations (in scratch network namespaces) and against the in-memory fakes: the fakes pass
+// implementations (in testbed network namespaces) and against the in-memory fakes: the fakes pass
 // the same interface tests as the native devices, so a test wired with fakes means the same thing.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { canUseNetns, Netns, Scratch } from '../bench/io-netns.js';
 import { baWithRh2, buWithHao, udp6Packet } from '../bench/io-packets.js';
 import { encodeIpv6 } from '../common/ipv6.js';
 import type { Bind, ReceivedDatagram } from '../tunnel/bind.js';
@@ -16,10 +16,14 @@ import type { MipPacketIo } from '../tunnel/mipio.js';
 import { openMipPacketIo } from '../tunnel/mipio-native.js';
 import { openTun } from '../tunnel/tun.js';
 import { openUdp4Bind } from '../tunnel/udp4.js';
+import { Testbed } from '../testbed/index.js';
 import { until as untilHolds } from './support/until.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
-const NATIVE = canUseNetns();
+const NATIVE = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
+/** No router solicitations, no router advertisements taken: on every interface now and to come. */
+const quiet = (...ifnames: string[]) =>
+  Object.fromEntries(['all', 'default', ...ifnames].flatMap((k) => [[`net.ipv6.conf.${k}.router_solicitations`, 0], [`net.ipv6.conf.${k}.accept_ra`, 0]]));
 const WAIT_MS = 5000;
 
 /** Resolves when `done()` holds, checking after every macrotask; rejects after `ms`. */
@@ -189,14 +193,23 @@ deviceSuite('fakeDevicePair', () => {
 describe.skipIf(!NATIVE)('native TUN pair', () => {
   // Two TUNs in one namespace with IPv6 forwarding: a packet written into tunA for fd00:b::/64 is
   // forwarded by the kernel out of tunB, where it is read: a.write -> b.read, like the fake pair.
-  let scratch: Scratch;
-  let ns: Netns;
-  beforeAll(() => {
-    scratch = new Scratch();
-    ns = scratch.netns('conf-tun');
-    ns.sysctl('net.ipv6.conf.all.forwarding', 1);
+  let tb: Testbed;
+  /** The namespace, and an address without DAD in it, synchronously (the TUNs are not testbed links). */
+  const ns = {
+    path: '',
+    name: '',
+    addr: (ifname: string, cidr: string): void => {
+      execFileSync('ip', ['-n', ns.name, 'addr', 'add', cidr, 'dev', ifname, 'nodad'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    },
+  };
+  beforeAll(async () => {
+    tb = await Testbed.create({ hosts: [{ name: 'conf-tun', forwarding: { ipv6: true }, sysctls: quiet() }] }, { prefix: 'd6tc' });
+    ns.name = tb.nsName('conf-tun');
+    ns.path = `/run/netns/${ns.name}`;
   });
-  afterAll(() => scratch?.cleanup());
+  afterAll(async () => {
+    await tb?.destroy();
+  });
   let n = 0;
   deviceSuite(
     'TunDevice (kernel forwarding between two TUNs)',
@@ -331,13 +344,15 @@ bindSuite('FakeUdpNetwork', () => {
 });
 
 describe.skipIf(!NATIVE)('native UDP binds', () => {
-  let scratch: Scratch;
+  let tb: Testbed;
   let nsPath = '';
-  beforeAll(() => {
-    scratch = new Scratch();
-    nsPath = scratch.netns('conf-udp').path;
+  beforeAll(async () => {
+    tb = await Testbed.create({ hosts: [{ name: 'conf-udp', sysctls: quiet() }] }, { prefix: 'd6tc' });
+    nsPath = `/run/netns/${tb.nsName('conf-udp')}`;
   });
-  afterAll(() => scratch?.cleanup());
+  afterAll(async () => {
+    await tb?.destroy();
+  });
   bindSuite(
     'Udp4Bind (loopback in a namespace)',
     () => {
@@ -467,22 +482,33 @@ mipSuite('fakeMipPacketIoPair', () => {
 });
 
 describe.skipIf(!NATIVE)('native MipPacketIo over a veth', () => {
-  let scratch: Scratch;
+  let tb: Testbed;
   let pa = '';
   let pb = '';
-  beforeAll(() => {
-    scratch = new Scratch();
-    const A = scratch.netns('conf-mipa');
-    const B = scratch.netns('conf-mipb');
-    scratch.veth(A, 'd6va', B, 'd6vb', ['02:00:00:00:00:0a', '02:00:00:00:00:0b']);
-    A.addr('d6va', `${COA}/64`);
-    B.addr('d6vb', `${PEER}/64`);
-    A.ip('neigh', 'add', PEER, 'lladdr', '02:00:00:00:00:0b', 'dev', 'd6va', 'nud', 'permanent');
-    B.ip('neigh', 'add', COA, 'lladdr', '02:00:00:00:00:0a', 'dev', 'd6vb', 'nud', 'permanent');
-    pa = A.path;
-    pb = B.path;
+  beforeAll(async () => {
+    tb = await Testbed.create(
+      {
+        hosts: [
+          { name: 'conf-mipa', sysctls: quiet('d6va') },
+          { name: 'conf-mipb', sysctls: quiet('d6vb') },
+        ],
+        links: [
+          {
+            a: { host: 'conf-mipa', ifname: 'd6va', mac: '02:00:00:00:00:0a', addresses: [`${COA}/64`] },
+            b: { host: 'conf-mipb', ifname: 'd6vb', mac: '02:00:00:00:00:0b', addresses: [`${PEER}/64`] },
+          },
+        ],
+      },
+      { prefix: 'd6tc' },
+    );
+    await tb.exec('conf-mipa', ['ip', 'neigh', 'add', PEER, 'lladdr', '02:00:00:00:00:0b', 'dev', 'd6va', 'nud', 'permanent'], { check: true });
+    await tb.exec('conf-mipb', ['ip', 'neigh', 'add', COA, 'lladdr', '02:00:00:00:00:0a', 'dev', 'd6vb', 'nud', 'permanent'], { check: true });
+    pa = `/run/netns/${tb.nsName('conf-mipa')}`;
+    pb = `/run/netns/${tb.nsName('conf-mipb')}`;
   });
-  afterAll(() => scratch?.cleanup());
+  afterAll(async () => {
+    await tb?.destroy();
+  });
   mipSuite(
     'NativeMipPacketIo (AF_PACKET tap + raw IPv6)',
     () => {

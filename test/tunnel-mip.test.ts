@@ -3,8 +3,8 @@
 // ingress rule (tunnel/nft.ts): without it the receiving kernel answers each HAO/RH2 packet with an
 // ICMPv6 parameter problem (captured on the sender's side), with it there is none while the tap
 // still sees every packet.
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { canUseNetns, type Netns, Scratch } from '../bench/io-netns.js';
 import { baWithRh2, buWithHao, udp6Packet } from '../bench/io-packets.js';
 import { decodeIpv6 } from '../common/ipv6.js';
 import { decodeMobilityHeader } from '../common/mh.js';
@@ -14,10 +14,14 @@ import { loadNative } from '../tunnel/native.js';
 import { installMipIngressDrop, mipTableName, readMipIngressCounters, removeMipIngressDrop, MIP_TABLE_COMMENT } from '../tunnel/nft.js';
 import { newStats } from '../tunnel/counters.js';
 import { SlotBuffer } from '../tunnel/slots.js';
+import { Testbed } from '../testbed/index.js';
 import { until } from './support/until.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
-const NATIVE = canUseNetns();
+const NATIVE = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
+/** No router solicitations, no router advertisements taken: on every interface now and to come. */
+const quiet = (...ifnames: string[]) =>
+  Object.fromEntries(['all', 'default', ...ifnames].flatMap((k) => [[`net.ipv6.conf.${k}.router_solicitations`, 0], [`net.ipv6.conf.${k}.accept_ra`, 0]]));
 
 const COA = 'fd00:1::a'; // the MN's care-of address, on d6mn
 const HA = 'fd00:1::b'; // the HA, on d6ha
@@ -67,33 +71,45 @@ function paramProblemCapture(ifname: string, netns: string) {
 }
 
 describe.skipIf(!NATIVE)('HAO / RH2 packets across a veth (native)', () => {
-  let scratch: Scratch;
-  let mn: Netns;
-  let ha: Netns;
+  let tb: Testbed;
+  /** The namespaces' paths, for the addon's `netns` option. */
+  const mn = { path: '' };
+  const ha = { path: '' };
   let mnIo: NativeMipPacketIo;
   let haIo: NativeMipPacketIo;
   const atHa: Buffer[] = [];
   const atMn: Buffer[] = [];
 
-  beforeAll(() => {
-    scratch = new Scratch();
-    mn = scratch.netns('mip-mn');
-    ha = scratch.netns('mip-ha');
-    scratch.veth(mn, 'd6mn', ha, 'd6ha', ['02:00:00:00:01:0a', '02:00:00:00:01:0b']);
-    mn.addr('d6mn', `${COA}/64`);
-    ha.addr('d6ha', `${HA}/64`);
-    mn.ip('neigh', 'add', HA, 'lladdr', '02:00:00:00:01:0b', 'dev', 'd6mn', 'nud', 'permanent');
-    ha.ip('neigh', 'add', COA, 'lladdr', '02:00:00:00:01:0a', 'dev', 'd6ha', 'nud', 'permanent');
-    for (const ns of [mn, ha]) ns.sysctl('net.ipv6.icmp.ratelimit', 0); // one ICMP per offending packet
+  beforeAll(async () => {
+    tb = await Testbed.create(
+      {
+        hosts: [
+          // One ICMP per offending packet.
+          { name: 'mip-mn', sysctls: { ...quiet('d6mn'), 'net.ipv6.icmp.ratelimit': 0 } },
+          { name: 'mip-ha', sysctls: { ...quiet('d6ha'), 'net.ipv6.icmp.ratelimit': 0 } },
+        ],
+        links: [
+          {
+            a: { host: 'mip-mn', ifname: 'd6mn', mac: '02:00:00:00:01:0a', addresses: [`${COA}/64`] },
+            b: { host: 'mip-ha', ifname: 'd6ha', mac: '02:00:00:00:01:0b', addresses: [`${HA}/64`] },
+          },
+        ],
+      },
+      { prefix: 'd6tm' },
+    );
+    await tb.exec('mip-mn', ['ip', 'neigh', 'add', HA, 'lladdr', '02:00:00:00:01:0b', 'dev', 'd6mn', 'nud', 'permanent'], { check: true });
+    await tb.exec('mip-ha', ['ip', 'neigh', 'add', COA, 'lladdr', '02:00:00:00:01:0a', 'dev', 'd6ha', 'nud', 'permanent'], { check: true });
+    mn.path = `/run/netns/${tb.nsName('mip-mn')}`;
+    ha.path = `/run/netns/${tb.nsName('mip-ha')}`;
     mnIo = openMipPacketIo({ ifname: 'd6mn', netns: mn.path });
     haIo = openMipPacketIo({ ifname: 'd6ha', netns: ha.path });
     haIo.onBatch((pkts) => pkts.forEach((p) => atHa.push(Buffer.from(p))));
     mnIo.onBatch((pkts) => pkts.forEach((p) => atMn.push(Buffer.from(p))));
   });
-  afterAll(() => {
+  afterAll(async () => {
     mnIo?.close();
     haIo?.close();
-    scratch?.cleanup();
+    await tb?.destroy();
   });
   afterEach(() => {
     atHa.length = 0;
@@ -162,11 +178,11 @@ describe.skipIf(!NATIVE)('HAO / RH2 packets across a veth (native)', () => {
       expect(haCap.got).toEqual([]);
       expect(readMipIngressCounters({ ifname: 'd6ha', netns: ha.path })?.hao.packets).toBe(3);
       expect(readMipIngressCounters({ ifname: 'd6mn', netns: mn.path })?.rh2.packets).toBe(2);
-      const listing = ha.exec('nft', ['list', 'ruleset']);
+      const listing = (await tb.exec('mip-ha', ['nft', 'list', 'ruleset'], { check: true })).stdout;
       expect(listing).toContain(`table netdev ${mipTableName('d6ha')}`);
       expect(listing).toContain(MIP_TABLE_COMMENT);
       // Ordinary traffic still flows through the kernel: an echo request gets its reply.
-      expect(mn.exec('ping', ['-6', '-c', '1', '-W', '2', HA])).toMatch(/1 received/);
+      expect((await tb.exec('mip-mn', ['ping', '-6', '-c', '1', '-W', '2', HA], { check: true })).stdout).toMatch(/1 received/);
     } finally {
       mnCap.close();
       haCap.close();
@@ -178,7 +194,7 @@ describe.skipIf(!NATIVE)('HAO / RH2 packets across a veth (native)', () => {
     removeMipIngressDrop({ ifname: 'd6ha', netns: ha.path });
     removeMipIngressDrop({ ifname: 'd6ha', netns: ha.path });
     expect(readMipIngressCounters({ ifname: 'd6ha', netns: ha.path })).toBeUndefined();
-    expect(ha.exec('nft', ['list', 'ruleset'])).not.toContain('dsmip6_');
+    expect((await tb.exec('mip-ha', ['nft', 'list', 'ruleset'], { check: true })).stdout).not.toContain('dsmip6_');
     const mnCap = paramProblemCapture('d6mn', mn.path);
     try {
       mnIo.send([buWithHao(COA, HOA, HA, 9)]);

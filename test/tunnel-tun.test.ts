@@ -1,9 +1,10 @@
-// The native TUN device against the kernel, in a scratch network namespace: what is written into
+// The native TUN device against the kernel, in a testbed network namespace: what is written into
 // the TUN reaches the kernel's IP stack (it answers an ICMPv6 echo request, read back from the
 // TUN), what the kernel routes into the TUN comes out of it, and opening fails with named errors.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canUseNetns, type Netns, Scratch } from '../bench/io-netns.js';
+import { Testbed } from '../testbed/index.js';
 import { icmp6EchoRequest } from '../bench/io-packets.js';
 import { decodeIpv6 } from '../common/ipv6.js';
 import { decodeUdp4Packet } from '../common/udp.js';
@@ -13,22 +14,32 @@ import { openUdp4Bind } from '../tunnel/udp4.js';
 import { until } from './support/until.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
-const NATIVE = canUseNetns();
+const NATIVE = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
+/** No router solicitations, no router advertisements taken: on every interface now and to come. */
+const quiet = (...ifnames: string[]) =>
+  Object.fromEntries(['all', 'default', ...ifnames].flatMap((k) => [[`net.ipv6.conf.${k}.router_solicitations`, 0], [`net.ipv6.conf.${k}.accept_ra`, 0]]));
 
 describe.skipIf(!NATIVE)('TUN device (native)', () => {
-  let scratch: Scratch;
-  let ns: Netns;
+  let tb: Testbed;
   let tun: TunDevice;
-  beforeAll(() => {
-    scratch = new Scratch();
-    ns = scratch.netns('tun');
+  /** The namespace, and `ip -n NS ...` / an address without DAD in it, synchronously (the TUNs are not testbed links). */
+  const ns = {
+    path: '',
+    name: '',
+    ip: (...args: string[]): string => execFileSync('ip', ['-n', ns.name, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    addr: (ifname: string, cidr: string): string => ns.ip('addr', 'add', cidr, 'dev', ifname, ...(cidr.includes(':') ? ['nodad'] : [])),
+  };
+  beforeAll(async () => {
+    tb = await Testbed.create({ hosts: [{ name: 'tun', sysctls: quiet() }] }, { prefix: 'd6tt' });
+    ns.name = tb.nsName('tun');
+    ns.path = `/run/netns/${ns.name}`;
     tun = openTun({ name: 'd6tun0', netns: ns.path, mtu: 1400, batchSize: 32 });
     ns.addr('d6tun0', 'fd00:77::1/64');
     ns.addr('d6tun0', '10.77.0.1/24');
   });
-  afterAll(() => {
+  afterAll(async () => {
     tun?.close();
-    scratch?.cleanup();
+    await tb?.destroy();
   });
 
   it('is created in the namespace, up, with the MTU asked for', () => {

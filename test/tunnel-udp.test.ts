@@ -2,14 +2,18 @@
 // (nftables masquerade with fully-random ports) and an HA namespace. The HA must see each
 // datagram's source as the NAT made it, a reply must find its way back, and `conntrack -F` in the
 // NAT must make the next datagram arrive from a new port (what NAT keepalives exist for).
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canUseNetns, type Netns, Scratch } from '../bench/io-netns.js';
+import { Testbed } from '../testbed/index.js';
 import type { ReceivedDatagram } from '../tunnel/bind.js';
 import { openUdp4Bind, type Udp4Bind } from '../tunnel/udp4.js';
 import { until } from './support/until.js';
 
 // Root with namespaces: the native tests run, and a missing addon fails them loudly (never a silent skip).
-const NATIVE = canUseNetns();
+const NATIVE = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0;
+/** No router solicitations, no router advertisements taken: on every interface now and to come. */
+const quiet = (...ifnames: string[]) =>
+  Object.fromEntries(['all', 'default', ...ifnames].flatMap((k) => [[`net.ipv6.conf.${k}.router_solicitations`, 0], [`net.ipv6.conf.${k}.accept_ra`, 0]]));
 
 interface Seen {
   text: string;
@@ -25,42 +29,48 @@ function recorder(b: Udp4Bind): Seen[] {
 }
 
 describe.skipIf(!NATIVE)('UDP 4191 through a NAT (native)', () => {
-  let scratch: Scratch;
-  let mn: Netns;
-  let nat: Netns;
-  let ha: Netns;
+  let tb: Testbed;
+  /** The namespaces' paths, for the addon's `netns` option. */
+  const mn = { path: '' };
+  const ha = { path: '' };
   let mnSock: Udp4Bind;
   let haSock: Udp4Bind;
   let atHa: Seen[];
   let atMn: Seen[];
 
-  beforeAll(() => {
-    scratch = new Scratch();
-    mn = scratch.netns('udp-mn');
-    nat = scratch.netns('udp-nat');
-    ha = scratch.netns('udp-ha');
-    scratch.veth(mn, 'd6mn0', nat, 'd6natin', ['02:00:00:00:02:01', '02:00:00:00:02:02']);
-    scratch.veth(nat, 'd6natout', ha, 'd6ha0', ['02:00:00:00:02:03', '02:00:00:00:02:04']);
-    mn.addr('d6mn0', '10.1.0.2/24');
-    nat.addr('d6natin', '10.1.0.1/24');
-    nat.addr('d6natout', '192.0.2.1/24');
-    ha.addr('d6ha0', '192.0.2.2/24');
-    mn.ip('route', 'add', 'default', 'via', '10.1.0.1');
-    nat.sysctl('net.ipv4.ip_forward', 1);
-    nat.exec(
-      'nft',
-      ['-f', '-'],
-      'table ip d6t_nat {\n chain post {\n  type nat hook postrouting priority srcnat; policy accept;\n  oifname "d6natout" masquerade fully-random\n }\n}\n',
+  beforeAll(async () => {
+    tb = await Testbed.create(
+      {
+        hosts: [
+          { name: 'udp-mn', routes: [{ to: 'default', via: '10.1.0.1' }], sysctls: quiet('d6mn0') },
+          // Masquerade with fully-random ports out of d6natout; the kernel's own UDP conntrack timeouts.
+          { name: 'udp-nat', forwarding: { ipv4: true }, nat: { outside: 'd6natout', udpTimeoutS: 30, udpStreamTimeoutS: 120 }, sysctls: quiet('d6natin', 'd6natout') },
+          { name: 'udp-ha', sysctls: quiet('d6ha0') },
+        ],
+        links: [
+          {
+            a: { host: 'udp-mn', ifname: 'd6mn0', mac: '02:00:00:00:02:01', addresses: ['10.1.0.2/24'] },
+            b: { host: 'udp-nat', ifname: 'd6natin', mac: '02:00:00:00:02:02', addresses: ['10.1.0.1/24'] },
+          },
+          {
+            a: { host: 'udp-nat', ifname: 'd6natout', mac: '02:00:00:00:02:03', addresses: ['192.0.2.1/24'] },
+            b: { host: 'udp-ha', ifname: 'd6ha0', mac: '02:00:00:00:02:04', addresses: ['192.0.2.2/24'] },
+          },
+        ],
+      },
+      { prefix: 'd6tu' },
     );
+    mn.path = `/run/netns/${tb.nsName('udp-mn')}`;
+    ha.path = `/run/netns/${tb.nsName('udp-ha')}`;
     mnSock = openUdp4Bind({ address: '10.1.0.2', port: 4191, netns: mn.path });
     haSock = openUdp4Bind({ address: '192.0.2.2', port: 4191, netns: ha.path });
     atHa = recorder(haSock);
     atMn = recorder(mnSock);
   });
-  afterAll(() => {
+  afterAll(async () => {
     mnSock?.close();
     haSock?.close();
-    scratch?.cleanup();
+    await tb?.destroy();
   });
 
   it('the HA sees the NAT’s address and port; its reply reaches the MN from 192.0.2.2:4191', async () => {
@@ -82,7 +92,7 @@ describe.skipIf(!NATIVE)('UDP 4191 through a NAT (native)', () => {
     mnSock.send([{ data: Buffer.from('keepalive b'), dstAddr: '192.0.2.2', dstPort: 4191 }]);
     await until(() => atHa.length === 2);
     expect(atHa[1].srcPort).toBe(atHa[0].srcPort); // same conntrack entry, same port
-    nat.exec('conntrack', ['-F']);
+    await tb.flushConntrack('udp-nat');
     mnSock.send([{ data: Buffer.from('after flush'), dstAddr: '192.0.2.2', dstPort: 4191 }]);
     await until(() => atHa.length === 3);
     expect(atHa[2].srcAddr).toBe('192.0.2.1');

@@ -13,6 +13,11 @@ export interface LinkEndSpec {
   addresses?: string[];
   /** MTU of this end (68..65535); the link's `mtu` when absent, else the kernel's 1500. */
   mtu?: number;
+  /**
+   * Fixed unicast MAC address of this end ("02:00:00:00:00:0a"), set before the link comes up (so
+   * its IPv6 link-local address derives from it); the kernel picks a random one when absent.
+   */
+  mac?: string;
   /** false turns IPv6 off on this interface (disable_ipv6=1), for IPv4-only networks: not even a link-local address. */
   ipv6?: boolean;
   /** Percent (0..100) of the packets this end sends that are lost on the wire. */
@@ -135,6 +140,7 @@ export interface PlacedEnd {
 
 export const HOST_NAME = /^[a-z][a-z0-9-]{0,19}$/;
 export const IFNAME = /^[A-Za-z0-9_-]{1,15}$/;
+export const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 
 /** Every interface the spec creates in a host, in declaration order. */
 export function placedEnds(spec: TopologySpec): PlacedEnd[] {
@@ -232,6 +238,7 @@ export function validateSpec(spec: TopologySpec): TopologySpec {
     mine.set(e.ifname, cidrs);
     checkMtu(pe.mtu, `${at}.mtu`, p);
     if (pe.mtu !== undefined && pe.mtu < 1280 && e.ipv6 !== false) p.push(`${at}.mtu: IPv6 needs an MTU of at least 1280 (or set ipv6: false)`);
+    if (e.mac !== undefined) checkMac(e.mac, `${at}.mac`, p);
     if (e.loss !== undefined) checkLoss(e.loss, `${at}.loss`, p);
     if (e.rate !== undefined) checkRate(e.rate, `${at}.rate`, p);
   }
@@ -264,6 +271,12 @@ export function validateSpec(spec: TopologySpec): TopologySpec {
 
 function checkMtu(mtu: number | undefined, at: string, p: string[]): void {
   if (mtu !== undefined && !(Number.isInteger(mtu) && mtu >= 68 && mtu <= 65535)) p.push(`${at}: ${mtu} must be a whole number 68..65535`);
+}
+
+function checkMac(mac: string, at: string, p: string[]): void {
+  if (typeof mac !== 'string' || !MAC.test(mac)) p.push(`${at}: ${JSON.stringify(mac)} must be six hex octets separated by ":" (e.g. "02:00:00:00:00:0a")`);
+  else if (parseInt(mac.slice(0, 2), 16) & 1) p.push(`${at}: ${mac} is a multicast address (lowest bit of the first octet set); use a unicast one such as 02:...`);
+  else if (/^(00:){5}00$/.test(mac)) p.push(`${at}: 00:00:00:00:00:00 is not a usable address`);
 }
 
 export function checkLoss(loss: number, at: string, p: string[]): void {

@@ -484,6 +484,7 @@ export class Testbed implements SyncCleanable {
     const ifname = pe.end.ifname;
     // Before the link comes up, so an IPv4-only end never gets even a link-local address.
     if (pe.end.ipv6 === false) await sysctl(ns, { [`net.ipv6.conf.${ifname}.disable_ipv6`]: '1' });
+    if (pe.end.mac !== undefined) await mustRun(['ip', '-n', ns, 'link', 'set', 'dev', ifname, 'address', pe.end.mac]);
     if (pe.mtu !== undefined) await mustRun(['ip', '-n', ns, 'link', 'set', 'dev', ifname, 'mtu', String(pe.mtu)]);
     for (const a of pe.end.addresses ?? []) await mustRun(addrArgv(ns, ifname, parseCidr(a)!, 'add'));
     await mustRun(['ip', '-n', ns, 'link', 'set', 'dev', ifname, 'up']);
