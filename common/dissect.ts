@@ -199,8 +199,8 @@ function transportLayer(proto: number, b: Uint8Array): Layer {
     const dport = (b[2] << 8) | b[3];
     return { layer: 'TCP', summary: `TCP ${sport} > ${dport}, ${b.length} octets`, fields: { srcPort: sport, dstPort: dport, length: b.length } };
   }
-  if (b.length >= 2) {
-    const name = proto === IpProto.TCP ? 'TCP' : proto === IpProto.ICMP ? 'ICMP' : 'ICMPv6';
+  if (proto !== IpProto.TCP && b.length >= 2) {
+    const name = proto === IpProto.ICMP ? 'ICMP' : 'ICMPv6';
     return { layer: name, summary: `${name} type ${b[0]} code ${b[1]}, ${b.length} octets`, fields: { type: b[0], code: b[1], length: b.length } };
   }
   return { layer: 'Data', summary: `protocol ${proto}, ${b.length} octets`, fields: { protocol: proto, length: b.length } };
