@@ -1,6 +1,7 @@
 // The dsmip6 command line: one subcommand per file under cli/. This file only wires
 // commander; it must never hold protocol logic.
 import { Command, CommanderError } from 'commander';
+import { registerCheckConfig } from './check-config.js';
 import { registerDecode } from './decode.js';
 import { registerTestbed } from './testbed.js';
 
@@ -15,14 +16,15 @@ program
   .name('dsmip6')
   .description(
     'Dual-Stack Mobile IPv6 (RFC 6275, RFC 5555) over a user-space RFC 4301 IPsec.\n' +
-      'This version decodes packets and builds the test network; the home agent (ha) and\n' +
-      'mobile node (mn) commands are not written yet.',
+      'This version decodes packets, checks configurations and builds the test network; the home\n' +
+      'agent (ha) and mobile node (mn) commands are not written yet.',
   )
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
 registerDecode(program);
+registerCheckConfig(program);
 registerTestbed(program);
 
 try {
