@@ -1,0 +1,358 @@
+// The home agent wired to its edges (design: "one process per node"): an IpsecEngine keyed from the
+// HA config, the binding cache and IPv4 pool, the NatRecord of tunnel/, and the batch edges — a
+// Device facing the home network and correspondents, a Bind on UDP 4191 over IPv4, a MipPacketIo
+// for IPv6 packets with a HAO / RH2, and optionally a plain IPv6 path for ESP without either.
+// This file only plumbs: registration rules live in ha/registration.ts, the HoA<->CoA rewrite in
+// tunnel/mip6.ts, ESP in ipsec/. It must never read the wall clock (Date.now) or arm a timer of its
+// own (both are injected), never throw or log on the data plane (every drop is counted by reason),
+// and never change a binding except through processHomeRegistration on a BU that ESP authenticated.
+//
+// Which edge carries what (HA side):
+//  - MipPacketIo: ALL IPv6 traffic with an IPv6 CoA. tunnel/mip6 puts a HAO (MN->HA) / RH2 (HA->MN)
+//    on every packet, data included, so no plain-ESP IPv6 path is needed while the MN is away.
+//  - Bind (UDP 4191): all traffic with an IPv4 CoA, BU/BA and data alike. Protocol 41 has no edge
+//    here, so an IPv4 CoA always gets UDP (which is also what the MN sends); drop 'no-ip6in4-edge'
+//    would count a binding that had no UDP endpoint.
+//  - plainIpv6 (optional): ESP packets with neither HAO nor RH2, i.e. an MN at home (its Lifetime-0
+//    BU comes from the HoA itself, RFC 6275 §11.5.4, and the BA goes back the same way). A real
+//    deployment backs it with a raw IPPROTO_ESP socket; tests use a fake Device pair.
+import { canonicalIp } from '../common/addr.js';
+import { IpProto } from '../common/iana.js';
+import { decodeIpv6, encodeIpv6 } from '../common/ipv6.js';
+import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate } from '../common/mh.js';
+import { formatAddress } from '../ipsec/addr.js';
+import { IpsecEngine, type IpsecResult, type RandomFill } from '../ipsec/index.js';
+import { applyKeying, haIpv4HoaPolicies, haKeying, insertPolicies } from '../config/keying.js';
+import { toHaRegistrationConfig } from '../config/load.js';
+import type { HaConfig } from '../config/schema.js';
+import type { Bind, ReceivedDatagram } from '../tunnel/bind.js';
+import type { Device } from '../tunnel/device.js';
+import type { MipPacketIo } from '../tunnel/mipio.js';
+import { fromCareOf, toMobile, type FromCareOfResult, type MobileBinding, type NatRecorder, type ToMobileResult } from '../tunnel/mip6.js';
+import { NatRecord } from '../tunnel/natrecord.js';
+import { BindingCache, type BindingEntry } from './bcache.js';
+import { Ipv4Pool } from './ipv4pool.js';
+import { expireBindings, processHomeRegistration, type HaRegistrationConfig, type HaState, type RegistrationResult } from './registration.js';
+
+/** An injected one-shot timer (tests drive it with a fake clock). `at` is on the injected clock's scale (ms). */
+export interface TimerScheduler {
+  schedule(at: number, fire: () => void): { cancel(): void };
+}
+
+export interface HomeAgentOptions {
+  config: HaConfig;
+  /** Home network / correspondents: packets to a HoA come in here, packets from the MN go out here. */
+  device: Device;
+  /** UDP 4191 on the HA's IPv4 address (needed for IPv4 CoAs). */
+  bind?: Bind;
+  /** IPv6 packets with HAO / RH2 on the public side (needed for IPv6 CoAs). */
+  mipIo?: MipPacketIo;
+  /** Plain ESP over IPv6 (an MN at home). Whole IPv6 packets both ways. */
+  plainIpv6?: Device;
+  /** The clock (ms) for registration, expiry, the NatRecord and the IPsec lifetimes. */
+  now: () => number;
+  scheduler: TimerScheduler;
+  /** Passed to the IpsecEngine (known-answer tests only). */
+  randomFill?: RandomFill;
+  /** Binding cache capacity (registration answers 130 beyond it). Default unbounded. */
+  cacheCapacity?: number;
+}
+
+export interface HomeAgentCounters {
+  /** BUs that reached registration processing (authenticated by ESP, decoded). */
+  buReceived: number;
+  buAccepted: number;
+  /** Rejected BUs by BA status (128+). */
+  buRejected: Record<number, number>;
+  /** BAs handed to an edge. */
+  baSent: number;
+  /** Data packets from the Device tunnelled to an MN / from an MN written to the Device. */
+  toMobile: number;
+  fromMobile: number;
+  /** Every drop, by reason ('ipsec-in:replay', 'coa-mismatch', 'no-binding', ...). */
+  drops: Record<string, number>;
+}
+
+const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** '::ffff:a.b.c.d' -> 'a.b.c.d'; IPv6 -> canonical; undefined stays undefined. */
+function plainAddr(a: string | undefined): string | undefined {
+  if (a === undefined) return undefined;
+  if (a.startsWith('::ffff:') && IPV4_RE.test(a.slice(7))) return a.slice(7);
+  if (IPV4_RE.test(a)) return a;
+  try {
+    return canonicalIp(a);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True for the SPI of a transport-mode SA that some SPD entry selecting Mobility Header traffic
+ * protects: a BU / BA SA. Built only from ipsec/'s control API (getSA, listPolicies), design Req #3/#4.
+ */
+export function mobilitySpiPredicate(engine: IpsecEngine): (spi: number) => boolean {
+  return (spi) => {
+    const sa = engine.getSA(spi);
+    if (sa === undefined || sa.mode !== 'transport') return false;
+    if ((sa.selectors ?? []).some((s) => s.proto === IpProto.MH)) return true;
+    return engine
+      .listPolicies()
+      .some((p) => typeof p.action === 'object' && 'spi' in p.action.protect && p.action.protect.spi === spi && p.selector.proto === IpProto.MH);
+  };
+}
+
+export class HomeAgent {
+  readonly engine: IpsecEngine;
+  readonly cache: BindingCache;
+  readonly pool?: Ipv4Pool;
+  readonly natRecord = new NatRecord();
+  readonly counters: HomeAgentCounters = { buReceived: 0, buAccepted: 0, buRejected: {}, baSent: 0, toMobile: 0, fromMobile: 0, drops: {} };
+
+  private readonly cfg: HaConfig;
+  private readonly reg: HaRegistrationConfig;
+  private readonly state: HaState;
+  private readonly isBindingSpi: (spi: number) => boolean;
+  private readonly recorder: NatRecorder;
+  /** Last outer UDP source of an accepted BU per HoA: where UDP goes for an IPv4 CoA without a NAT. */
+  private readonly udpEndpoints = new Map<string, { addr: string; port: number }>();
+  /** IPv4 HoAs that already have SPD entries (static ones from the config, pool grants added later). */
+  private readonly ipv4Policies = new Set<string>();
+  private expiryTimer: { cancel(): void } | null = null;
+  private expiryAt: number | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: HomeAgentOptions) {
+    this.cfg = opts.config;
+    this.reg = toHaRegistrationConfig(opts.config);
+    this.engine = new IpsecEngine({ clock: opts.now, ...(opts.randomFill ? { randomFill: opts.randomFill } : {}) });
+    applyKeying(this.engine, haKeying(opts.config));
+    for (const mn of opts.config.mobileNodes) if (mn.ipv4Hoa !== undefined) this.ipv4Policies.add(mn.ipv4Hoa);
+    this.cache = new BindingCache(opts.cacheCapacity);
+    const p = opts.config.ipv4HomePool;
+    if (p) this.pool = new Ipv4Pool(p.prefix, p.length, p.reserved);
+    this.state = { cache: this.cache, ...(this.pool ? { pool: this.pool } : {}) };
+    this.isBindingSpi = mobilitySpiPredicate(this.engine);
+    this.recorder = { isBindingSpi: this.isBindingSpi, table: this.natRecord, clock: opts.now };
+
+    opts.device.onBatch((packets) => {
+      for (const p of packets) this.fromDevice(p);
+    });
+    opts.mipIo?.onBatch((packets) => {
+      for (const p of packets) this.fromWire(fromCareOf(p, undefined, this.recorder));
+    });
+    opts.plainIpv6?.onBatch((packets) => {
+      for (const p of packets) this.fromWire(fromCareOf(p, undefined, this.recorder));
+    });
+    opts.bind?.onBatch((datagrams: readonly ReceivedDatagram[]) => {
+      for (const d of datagrams) this.fromWire(fromCareOf(d.data, { udp4: { srcAddr: d.srcAddr, srcPort: d.srcPort } }, this.recorder));
+    });
+  }
+
+  /** A copy of the binding for `hoa` (IPv6 HoA), or undefined. */
+  binding(hoa: string): BindingEntry | undefined {
+    return this.cache.get(hoa);
+  }
+
+  /** Stops reading from the edges and cancels the expiry timer (the edges themselves belong to the caller). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.opts.device.onBatch(null);
+    this.opts.mipIo?.onBatch(null);
+    this.opts.plainIpv6?.onBatch(null);
+    this.opts.bind?.onBatch(null);
+    this.expiryTimer?.cancel();
+    this.expiryTimer = null;
+  }
+
+  private drop(reason: string): void {
+    this.counters.drops[reason] = (this.counters.drops[reason] ?? 0) + 1;
+  }
+
+  // ---- receive path: wire -> tunnel -> ipsec -> BU processing or the Device ------------------
+
+  private fromWire(fc: FromCareOfResult): void {
+    try {
+      if (!fc.ok) return this.drop(`tunnel:${fc.reason}`);
+      const r = this.engine.inbound(fc.packet);
+      if (!r.ok) return this.drop(`ipsec-in:${r.reason}`);
+      // Anything the SPD let through in the clear (ND, ...) has no business on the MN's tunnel edges.
+      if (r.spi === undefined) return this.drop('not-protected');
+      if (this.isBindingSpi(r.spi)) return this.onSignalling(fc, r.packet, r.spi);
+      this.onData(fc, r.packet);
+    } catch {
+      this.drop('internal-error');
+    }
+  }
+
+  private onData(fc: Extract<FromCareOfResult, { ok: true }>, inner: Uint8Array): void {
+    // The HoA is the outer source ipsec/ verified (HAO swapped in by fromCareOf); the CoA must be the bound one.
+    const hoa = fc.homeAddress;
+    if (hoa === undefined) {
+      // No HAO: only an MN at home (no binding) talks to its HA without one.
+      const src = this.outerSource(fc.packet);
+      if (src === undefined || this.cache.has(src)) return this.drop('coa-mismatch');
+    } else {
+      const b = this.cache.get(hoa);
+      if (!b) return this.drop('no-binding');
+      if (plainAddr(fc.coa) !== plainAddr(b.coa)) return this.drop('coa-mismatch');
+    }
+    if (this.opts.device.write([inner]) !== 1) return this.drop('device-write');
+    this.counters.fromMobile++;
+  }
+
+  private outerSource(packet: Uint8Array): string | undefined {
+    return packet.length >= 40 ? formatAddress(packet.subarray(8, 24)) : undefined;
+  }
+
+  private onSignalling(fc: Extract<FromCareOfResult, { ok: true }>, plain: Uint8Array, spi: number): void {
+    let bu: BindingUpdate;
+    let src: string;
+    let dst: string;
+    try {
+      const p = decodeIpv6(plain);
+      if (p.upperProtocol !== IpProto.MH) return this.drop('bu-not-mh');
+      // After fromCareOf the source is the HoA (the HAO holds the CoA): the pseudo-header pair.
+      src = p.header.src;
+      dst = p.header.dst;
+      const m = decodeMobilityHeader(p.upper, { src, dst }).message;
+      if (m.kind !== 'BU') return this.drop('mh-not-bu');
+      bu = m;
+    } catch {
+      return this.drop('bu-malformed');
+    }
+    const now = this.opts.now();
+    const hoa = src;
+    // Registration input: Alternate CoA, else the IPv4 CoA option, else the packet's source.
+    const alt = bu.options.find((o) => o.kind === 'AlternateCoa');
+    const v4 = bu.options.find((o) => o.kind === 'Ipv4Coa');
+    const sourceCoa = plainAddr(fc.coa) ?? hoa;
+    const coa = alt && alt.kind === 'AlternateCoa' ? alt.address : v4 && v4.kind === 'Ipv4Coa' ? v4.address : sourceCoa;
+    let outer: { address: string; port: number } | undefined;
+    if (fc.outer.via === 'udp4') {
+      // Req #4: the observation tunnel/ recorded for this BU SA before IPsec, now that ESP authenticated it.
+      const seen = this.natRecord.take(spi);
+      outer = seen ? { address: seen.addr, port: seen.port } : { address: fc.outer.addr, port: fc.outer.port };
+    }
+    this.counters.buReceived++;
+    let res: RegistrationResult;
+    try {
+      res = processHomeRegistration({ hoa, coa, bu, ...(outer ? { outer } : {}) }, this.state, this.reg, now);
+    } catch {
+      return this.drop('bu-processing-error');
+    }
+    if (res.status < 128) this.counters.buAccepted++;
+    else this.counters.buRejected[res.status] = (this.counters.buRejected[res.status] ?? 0) + 1;
+
+    if (res.change === 'created' || res.change === 'updated') {
+      if (outer) this.udpEndpoints.set(canonicalIp(hoa), { addr: outer.address, port: outer.port });
+      else this.udpEndpoints.delete(canonicalIp(hoa));
+      const v4hoa = res.entry?.ipv4Hoa;
+      if (v4hoa !== undefined && !this.ipv4Policies.has(v4hoa)) {
+        const mn = this.cfg.mobileNodes.find((m) => canonicalIp(m.hoa) === canonicalIp(hoa));
+        if (mn) {
+          insertPolicies(this.engine, haIpv4HoaPolicies(mn, v4hoa));
+          this.ipv4Policies.add(v4hoa);
+        }
+      }
+    } else if (res.change === 'deleted') {
+      this.udpEndpoints.delete(canonicalIp(hoa));
+    }
+    this.rearmExpiry();
+
+    if (!res.send) return;
+    // The BA goes back the way the BU came: to its source CoA (through the NAT for UDP), or plain.
+    let ba: Uint8Array;
+    try {
+      ba = encodeIpv6({ header: { src: dst, dst: hoa }, upperProtocol: IpProto.MH, upper: encodeMobilityHeader(res.ba, { src: dst, dst: hoa }) });
+    } catch {
+      return this.drop('ba-encode');
+    }
+    const sealed = this.engine.outbound(ba);
+    if (!sealed.ok) return this.drop(`ipsec-out:${sealed.reason}`);
+    if (sealed.spi === undefined) return this.drop('ba-not-protected');
+    if (fc.coa === undefined) {
+      if (!this.opts.plainIpv6 || this.opts.plainIpv6.write([sealed.packet]) !== 1) return this.drop('no-plain-ipv6-edge');
+      this.counters.baSent++;
+      return;
+    }
+    const back: MobileBinding =
+      fc.outer.via === 'udp4'
+        ? { coa: sourceCoa, udp: { addr: fc.outer.addr, port: fc.outer.port }, useUdp: true }
+        : { coa: sourceCoa };
+    if (this.send(toMobile(sealed.packet, back, this.isBindingSpi))) this.counters.baSent++;
+  }
+
+  // ---- send path: Device -> ipsec (tunnel SA) -> tunnel toMobile -> edge ---------------------
+
+  private fromDevice(packet: Uint8Array): void {
+    try {
+      const dst = this.destinationOf(packet);
+      if (dst === undefined) return this.drop('device-malformed');
+      const b = dst.includes(':') ? this.cache.get(dst) : this.cache.getByIpv4Hoa(dst);
+      if (!b || b.expiresAt <= this.opts.now()) return this.drop('no-binding');
+      const r: IpsecResult = this.engine.outbound(packet);
+      if (!r.ok) return this.drop(`ipsec-out:${r.reason}`);
+      if (r.spi === undefined) return this.drop('not-protected');
+      if (this.send(toMobile(r.packet, this.mobileBinding(b), this.isBindingSpi))) this.counters.toMobile++;
+    } catch {
+      this.drop('internal-error');
+    }
+  }
+
+  private destinationOf(p: Uint8Array): string | undefined {
+    if (p.length >= 40 && p[0] >> 4 === 6) return formatAddress(p.subarray(24, 40));
+    if (p.length >= 20 && p[0] >> 4 === 4) return formatAddress(p.subarray(16, 20));
+    return undefined;
+  }
+
+  private mobileBinding(b: BindingEntry): MobileBinding {
+    if (!IPV4_RE.test(b.coa)) return { coa: b.coa };
+    const udp =
+      b.natAddress !== undefined && b.natPort !== undefined ? { addr: b.natAddress, port: b.natPort } : this.udpEndpoints.get(b.hoa);
+    // No protocol-41 edge: an IPv4 CoA always gets UDP 4191 (the MN sends UDP too).
+    return { coa: b.coa, useUdp: true, ...(udp ? { udp } : {}) };
+  }
+
+  /** Hands a toMobile result to its edge; true when the edge accepted it. */
+  private send(t: ToMobileResult): boolean {
+    if (!t.ok) {
+      this.drop(`tunnel:${t.reason}`);
+      return false;
+    }
+    if (t.via === 'ipv6') {
+      if (!this.opts.mipIo) return this.dropFalse('no-ipv6-edge');
+      return this.opts.mipIo.send([t.packet]) === 1 || this.dropFalse('edge-send');
+    }
+    if (t.via === 'udp4') {
+      if (!this.opts.bind) return this.dropFalse('no-udp-edge');
+      return this.opts.bind.send([{ data: t.payload, dstAddr: t.dstAddr, dstPort: t.dstPort }]) === 1 || this.dropFalse('edge-send');
+    }
+    return this.dropFalse('no-ip6in4-edge');
+  }
+
+  private dropFalse(reason: string): false {
+    this.drop(reason);
+    return false;
+  }
+
+  // ---- expiry ---------------------------------------------------------------------------------
+
+  private rearmExpiry(): void {
+    if (this.closed) return;
+    const next = this.cache.nextExpiry() ?? null;
+    if (next === this.expiryAt) return;
+    this.expiryTimer?.cancel();
+    this.expiryTimer = null;
+    this.expiryAt = next;
+    if (next !== null) this.expiryTimer = this.opts.scheduler.schedule(next, () => this.onExpiry());
+  }
+
+  private onExpiry(): void {
+    this.expiryTimer = null;
+    this.expiryAt = null;
+    for (const e of expireBindings(this.state, this.opts.now())) this.udpEndpoints.delete(e.hoa);
+    this.rearmExpiry();
+  }
+}

@@ -1,0 +1,308 @@
+// The mobile node wired to its edges (design: "one process per node"): the HomeRegistration state
+// machine (mn/registration.ts) and an IpsecEngine keyed from the MN config, between a Device that
+// carries the home address(es) for applications and the care-of edges — a MipPacketIo for an IPv6
+// CoA, a Bind (UDP 4191) per IPv4 CoA, and optionally a plain IPv6 path for when the MN is at home.
+// This file only plumbs: the state machine decides, tunnel/mip6.ts rewrites, ipsec/ protects. It must
+// never read the wall clock (Date.now) or arm a timer of its own (both injected), never throw or log
+// on the data plane (drops are counted by reason), and never tell a BU from data by anything but the
+// SPI ipsec/ would use for the packet (design Req #3: engine.outboundSpiFor).
+//
+// Req #3: a BU for a new CoA leaves from that CoA while data keeps the registered (old) CoA until the
+// BA arrives. Every protected packet goes through one path, `emit`, which asks ipsec/ which SPI the
+// packet maps to: the BU SA's SPI -> the CoA being registered, any other SPI -> the registered CoA.
+import { canonicalIp } from '../common/addr.js';
+import { IpProto } from '../common/iana.js';
+import { decodeIpv6, encodeIpv6 } from '../common/ipv6.js';
+import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate } from '../common/mh.js';
+import { applyKeying, insertPolicies, mnIpv4HoaPolicies, mnKeying } from '../config/keying.js';
+import { toHomeRegistrationConfig } from '../config/load.js';
+import type { MnConfig } from '../config/schema.js';
+import { IpsecEngine, type RandomFill } from '../ipsec/index.js';
+import type { Bind } from '../tunnel/bind.js';
+import type { Device } from '../tunnel/device.js';
+import type { MipPacketIo } from '../tunnel/mipio.js';
+import { fromMobile, toCareOf } from '../tunnel/mip6.js';
+import type { CareOfAddress } from './bul.js';
+import { HomeRegistration, type NatInfo, type RegistrationAction } from './registration.js';
+
+/** An injected one-shot timer (tests drive it with a fake clock). `at` is on the injected clock's scale (ms). */
+export interface TimerScheduler {
+  schedule(at: number, fire: () => void): { cancel(): void };
+}
+
+export interface MobileNodeOptions {
+  config: MnConfig;
+  /** Applications: carries the home address(es). */
+  device: Device;
+  /** IPv6 CoA traffic (HAO out, RH2 in). */
+  mipIo?: MipPacketIo;
+  /** Opens UDP 4191 traffic on an IPv4 CoA (bound to that address); called when the MN moves to one. */
+  openBind?: (coa: string) => Bind;
+  /** Plain ESP over IPv6 while at home (no HAO / RH2). */
+  plainIpv6?: Device;
+  now: () => number;
+  scheduler: TimerScheduler;
+  /** HomeRegistration's initial sequence number source (deterministic tests). */
+  randomSeq?: () => number;
+  randomFill?: RandomFill;
+}
+
+export interface MobileNodeCounters {
+  buSent: number;
+  baReceived: number;
+  /** BA statuses >= 128 reported by the state machine. */
+  failed: Record<number, number>;
+  toHa: number;
+  fromHa: number;
+  drops: Record<string, number>;
+}
+
+export type MoveTarget = CareOfAddress | string | null | 'home';
+
+const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+export class MobileNode {
+  readonly engine: IpsecEngine;
+  readonly registration: HomeRegistration;
+  readonly counters: MobileNodeCounters = { buSent: 0, baReceived: 0, failed: {}, toHa: 0, fromHa: 0, drops: {} };
+  /** The CoA the HA holds a binding for (from the last accepted BA), or null. */
+  registeredCoa: CareOfAddress | null = null;
+  /** The CoA the outstanding BU was sent for (the HoA for a deregistration), or null. */
+  registeringCoa: CareOfAddress | null = null;
+  /** The IPv4 home address the HA granted, if any. */
+  ipv4Hoa: string | undefined;
+  nat: NatInfo | undefined;
+  atHome = false;
+
+  private readonly cfg: MnConfig;
+  private readonly hoa: string;
+  private readonly ownHoas: string[];
+  private readonly binds = new Map<string, Bind>();
+  private readonly ipv4Policies = new Set<string>();
+  private readonly buSpis: Set<number>;
+  private timer: { cancel(): void } | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: MobileNodeOptions) {
+    this.cfg = opts.config;
+    this.hoa = canonicalIp(opts.config.hoa);
+    this.ownHoas = [this.hoa];
+    this.engine = new IpsecEngine({ clock: opts.now, ...(opts.randomFill ? { randomFill: opts.randomFill } : {}) });
+    const keying = mnKeying(opts.config);
+    applyKeying(this.engine, keying);
+    const static4 = opts.config.ipv4Hoa;
+    if (static4 !== 'dynamic' && static4 !== 'none') this.ipv4Policies.add(static4);
+    // The BU SA: outbound transport SAs that an SPD entry selecting Mobility Headers protects (SAD/SPD query API).
+    this.buSpis = new Set(
+      this.engine
+        .listSAs()
+        .filter((sa) => sa.direction === 'outbound' && sa.mode === 'transport')
+        .map((sa) => sa.spi)
+        .filter((spi) => this.engine.listPolicies().some((p) => typeof p.action === 'object' && 'spi' in p.action.protect && p.action.protect.spi === spi && p.selector.proto === IpProto.MH)),
+    );
+    this.registration = new HomeRegistration({ ...toHomeRegistrationConfig(opts.config), ...(opts.randomSeq ? { randomSeq: opts.randomSeq } : {}) });
+
+    opts.device.onBatch((packets) => {
+      for (const p of packets) this.fromDevice(p);
+    });
+    opts.mipIo?.onBatch((packets) => {
+      for (const p of packets) this.fromWire(p);
+    });
+    opts.plainIpv6?.onBatch((packets) => {
+      for (const p of packets) this.fromWire(p);
+    });
+  }
+
+  /** Starts home registration (a BU goes out if there is a CoA). */
+  start(): void {
+    this.run(this.registration.handle({ kind: 'start' }, this.opts.now()));
+  }
+
+  /** Movement: a new CoA (IPv6 or IPv4 text, or a CareOfAddress), null when every CoA is lost, 'home' on the home link. */
+  moveTo(target: MoveTarget): void {
+    const now = this.opts.now();
+    if (target === 'home') {
+      this.atHome = true;
+      this.run(this.registration.handle({ kind: 'coa-changed', coa: null, home: true }, now));
+      return;
+    }
+    this.atHome = false;
+    const coa: CareOfAddress | null =
+      target === null ? null : typeof target === 'string' ? { family: IPV4_RE.test(target) ? 4 : 6, address: target } : target;
+    if (coa?.family === 4) this.bindFor(coa.address);
+    this.run(this.registration.handle({ kind: 'coa-changed', coa }, now));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.opts.device.onBatch(null);
+    this.opts.mipIo?.onBatch(null);
+    this.opts.plainIpv6?.onBatch(null);
+    for (const b of this.binds.values()) b.close();
+    this.binds.clear();
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  private drop(reason: string): void {
+    this.counters.drops[reason] = (this.counters.drops[reason] ?? 0) + 1;
+  }
+
+  private bindFor(coa4: string): Bind | undefined {
+    let b = this.binds.get(coa4);
+    if (b || !this.opts.openBind) return b;
+    try {
+      b = this.opts.openBind(coa4);
+    } catch {
+      this.drop('bind-open');
+      return undefined;
+    }
+    b.onBatch((datagrams) => {
+      for (const d of datagrams) this.fromWire(d.data);
+    });
+    this.binds.set(coa4, b);
+    return b;
+  }
+
+  /** Closes the Binds of IPv4 CoAs that are neither registered nor being registered. */
+  private pruneBinds(): void {
+    for (const [addr, b] of this.binds) {
+      if (this.registeredCoa?.address === addr || this.registeringCoa?.address === addr) continue;
+      if (this.registration.bul.coa?.address === addr) continue;
+      b.close();
+      this.binds.delete(addr);
+    }
+  }
+
+  // ---- the state machine's actions ------------------------------------------------------------
+
+  private run(actions: RegistrationAction[]): void {
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'send-bu':
+          this.registeringCoa = a.coa;
+          this.sendBu(a.bu);
+          break;
+        case 'arm-timer':
+          this.timer?.cancel();
+          this.timer = this.closed ? null : this.opts.scheduler.schedule(a.at, () => this.onTimer());
+          break;
+        case 'registered':
+          this.registeredCoa = a.coa;
+          this.registeringCoa = null;
+          this.nat = a.nat;
+          if (a.ipv4Hoa !== undefined) this.grantIpv4Hoa(a.ipv4Hoa);
+          this.pruneBinds();
+          break;
+        case 'deregistered':
+        case 'expired':
+          this.registeredCoa = null;
+          this.registeringCoa = null;
+          this.pruneBinds();
+          break;
+        case 'failed':
+          this.counters.failed[a.status] = (this.counters.failed[a.status] ?? 0) + 1;
+          break;
+      }
+    }
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.run(this.registration.handle({ kind: 'timer' }, this.opts.now()));
+  }
+
+  private grantIpv4Hoa(addr: string): void {
+    this.ipv4Hoa = addr;
+    if (this.ipv4Policies.has(addr)) return;
+    insertPolicies(this.engine, mnIpv4HoaPolicies(this.cfg, addr));
+    this.ipv4Policies.add(addr);
+  }
+
+  private sendBu(bu: BindingUpdate): void {
+    let packet: Uint8Array;
+    try {
+      const pseudo = { src: this.hoa, dst: this.cfg.haAddress };
+      packet = encodeIpv6({ header: pseudo, upperProtocol: IpProto.MH, upper: encodeMobilityHeader(bu, pseudo) });
+    } catch {
+      return this.drop('bu-encode');
+    }
+    if (this.emit(packet)) this.counters.buSent++;
+  }
+
+  // ---- outbound: ipsec -> CoA chosen by SPI -> tunnel toCareOf -> edge -------------------------
+
+  private fromDevice(packet: Uint8Array): void {
+    try {
+      if (this.emit(packet)) this.counters.toHa++;
+    } catch {
+      this.drop('internal-error');
+    }
+  }
+
+  /** Protects `packet` and sends it from the CoA its SPI calls for (Req #3). True when an edge took it. */
+  private emit(packet: Uint8Array): boolean {
+    const spi = this.engine.outboundSpiFor(packet);
+    if (spi === undefined) return this.dropFalse('not-protected');
+    const isBu = this.buSpis.has(spi);
+    const coa = isBu ? this.registeringCoa : this.registeredCoa ?? (this.atHome ? { family: 6 as const, address: this.hoa } : null);
+    if (coa === null) return this.dropFalse(isBu ? 'no-coa' : 'not-registered');
+    const r = this.engine.outbound(packet);
+    if (!r.ok) return this.dropFalse(`ipsec-out:${r.reason}`);
+    if (coa.family === 6 && canonicalIp(coa.address) === this.hoa) {
+      // At home: the packet leaves from the HoA itself, no HAO (RFC 6275 §11.5.4).
+      if (!this.opts.plainIpv6) return this.dropFalse('no-plain-ipv6-edge');
+      return this.opts.plainIpv6.write([r.packet]) === 1 || this.dropFalse('edge-send');
+    }
+    const t = toCareOf(r.packet, coa.address);
+    if (!t.ok) return this.dropFalse(`tunnel:${t.reason}`);
+    if (t.via === 'ipv6') {
+      if (!this.opts.mipIo) return this.dropFalse('no-ipv6-edge');
+      return this.opts.mipIo.send([t.packet]) === 1 || this.dropFalse('edge-send');
+    }
+    const ha4 = this.cfg.haIpv4Address;
+    if (ha4 === undefined) return this.dropFalse('no-ha-ipv4-address');
+    const b = this.bindFor(coa.address);
+    if (!b) return this.dropFalse('no-udp-edge');
+    return b.send([{ data: t.payload, dstAddr: ha4, dstPort: t.dstPort }]) === 1 || this.dropFalse('edge-send');
+  }
+
+  private dropFalse(reason: string): false {
+    this.drop(reason);
+    return false;
+  }
+
+  // ---- inbound: edge -> tunnel fromMobile -> ipsec -> BA to the state machine, data to the Device -
+
+  private fromWire(packet: Uint8Array): void {
+    try {
+      const fm = fromMobile(packet, this.ownHoas);
+      if (!fm.ok) return this.drop(`tunnel:${fm.reason}`);
+      const r = this.engine.inbound(fm.packet);
+      if (!r.ok) return this.drop(`ipsec-in:${r.reason}`);
+      if (r.spi === undefined) return this.drop('not-protected');
+      const sa = this.engine.getSA(r.spi);
+      if (sa?.mode === 'transport') return this.onSignalling(r.packet);
+      if (this.opts.device.write([r.packet]) !== 1) return this.drop('device-write');
+      this.counters.fromHa++;
+    } catch {
+      this.drop('internal-error');
+    }
+  }
+
+  private onSignalling(plain: Uint8Array): void {
+    let ba;
+    try {
+      const p = decodeIpv6(plain);
+      if (p.upperProtocol !== IpProto.MH) return this.drop('ba-not-mh');
+      const m = decodeMobilityHeader(p.upper, { src: p.header.src, dst: p.header.dst }).message;
+      if (m.kind !== 'BA') return this.drop('mh-not-ba');
+      ba = m;
+    } catch {
+      return this.drop('ba-malformed');
+    }
+    this.counters.baReceived++;
+    this.run(this.registration.handle({ kind: 'ba', ba }, this.opts.now()));
+  }
+}
