@@ -75,6 +75,14 @@ export interface HomeAgentCounters {
 
 const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
 
+/**
+ * How long data from a binding's previous CoA is still accepted after the binding moved: long
+ * enough for packets in flight and for the BA to reach the MN (one round trip; a lost BA makes the
+ * MN resend its BU after 1 s, INITIAL_BINDACK_TIMEOUT, and the grace starts again on that BU only
+ * if the CoA changes, so this covers a few BA retransmissions).
+ */
+export const PREVIOUS_COA_GRACE_MS = 5000;
+
 /** '::ffff:a.b.c.d' -> 'a.b.c.d'; IPv6 -> canonical; undefined stays undefined. */
 function plainAddr(a: string | undefined): string | undefined {
   if (a === undefined) return undefined;
@@ -116,6 +124,8 @@ export class HomeAgent {
   private readonly recorder: NatRecorder;
   /** Last outer UDP source of an accepted BU per HoA: where UDP goes for an IPv4 CoA without a NAT. */
   private readonly udpEndpoints = new Map<string, { addr: string; port: number }>();
+  /** HoA -> the CoA its binding had before the last move, and until when it is still accepted. */
+  private readonly previousCoa = new Map<string, { coa: string | undefined; until: number }>();
   /** IPv4 HoAs that already have SPD entries (static ones from the config, pool grants added later). */
   private readonly ipv4Policies = new Set<string>();
   private expiryTimer: { cancel(): void } | null = null;
@@ -186,6 +196,17 @@ export class HomeAgent {
     }
   }
 
+  /** True while `coa` is the CoA the binding had before its last change (see PREVIOUS_COA_GRACE_MS). */
+  private isPreviousCoa(hoa: string, coa: string | undefined): boolean {
+    const p = this.previousCoa.get(canonicalIp(hoa));
+    if (!p || coa === undefined) return false;
+    if (this.opts.now() >= p.until) {
+      this.previousCoa.delete(canonicalIp(hoa));
+      return false;
+    }
+    return p.coa === plainAddr(coa);
+  }
+
   private onData(fc: Extract<FromCareOfResult, { ok: true }>, inner: Uint8Array): void {
     // The HoA is the outer source ipsec/ verified (HAO swapped in by fromCareOf); the CoA must be the bound one.
     const hoa = fc.homeAddress;
@@ -196,7 +217,7 @@ export class HomeAgent {
     } else {
       const b = this.cache.get(hoa);
       if (!b) return this.drop('no-binding');
-      if (plainAddr(fc.coa) !== plainAddr(b.coa)) return this.drop('coa-mismatch');
+      if (plainAddr(fc.coa) !== plainAddr(b.coa) && !this.isPreviousCoa(hoa, fc.coa)) return this.drop('coa-mismatch');
     }
     if (this.opts.device.write([inner]) !== 1) return this.drop('device-write');
     this.counters.fromMobile++;
@@ -246,6 +267,12 @@ export class HomeAgent {
     else this.counters.buRejected[res.status] = (this.counters.buRejected[res.status] ?? 0) + 1;
 
     if (res.change === 'created' || res.change === 'updated') {
+      // Req #3: the MN keeps sending data from its old CoA until this BA reaches it, so packets
+      // from the previous CoA stay acceptable for a short while. ESP has already authenticated
+      // them as this HoA's; the CoA check only keeps the path consistent with the binding.
+      if (res.previous && plainAddr(res.previous.coa) !== plainAddr(coa)) {
+        this.previousCoa.set(canonicalIp(hoa), { coa: plainAddr(res.previous.coa), until: now + PREVIOUS_COA_GRACE_MS });
+      }
       if (outer) this.udpEndpoints.set(canonicalIp(hoa), { addr: outer.address, port: outer.port });
       else this.udpEndpoints.delete(canonicalIp(hoa));
       const v4hoa = res.entry?.ipv4Hoa;
@@ -258,6 +285,7 @@ export class HomeAgent {
       }
     } else if (res.change === 'deleted') {
       this.udpEndpoints.delete(canonicalIp(hoa));
+      this.previousCoa.delete(canonicalIp(hoa));
     }
     this.rearmExpiry();
 
