@@ -3,6 +3,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerCheckConfig } from './check-config.js';
 import { registerDecode } from './decode.js';
+import { registerHa } from './ha.js';
+import { registerMn } from './mn.js';
 import { registerTestbed } from './testbed.js';
 
 // `dsmip6 decode ... | head` closes our stdout early: that is the reader's choice, not an error.
@@ -15,9 +17,9 @@ const program = new Command();
 program
   .name('dsmip6')
   .description(
-    'Dual-Stack Mobile IPv6 (RFC 6275, RFC 5555) over a user-space RFC 4301 IPsec.\n' +
-      'This version decodes packets, checks configurations and builds the test network; the home\n' +
-      'agent (ha) and mobile node (mn) commands are not written yet.',
+    'Dual-Stack Mobile IPv6 (RFC 6275, RFC 5555) over a user-space RFC 4301 IPsec: a home agent (ha) ' +
+      'and a mobile node (mn) that need no Mobile IPv6 and no ESP in the kernel, plus tools to decode ' +
+      'packets, check configurations and build the test network.',
   )
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
@@ -26,6 +28,8 @@ program
 registerDecode(program);
 registerCheckConfig(program);
 registerTestbed(program);
+registerHa(program);
+registerMn(program);
 
 try {
   await program.parseAsync(process.argv);

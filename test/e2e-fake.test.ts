@@ -146,6 +146,7 @@ describe('e2e over fakes: HomeAgent + MobileNode', () => {
     h.mnLink.hold = true; // keep the next BA back
     const s0 = h.mnLink.sent.length;
     const fromMobile = h.ha.counters.fromMobile;
+    const c0 = h.atCn.length;
     h.mn.moveTo(COA6B);
     h.apps.write([udp6(HOA, CN6, 'in flight')]);
     await until(() => h.mnLink.sent.length >= s0 + 2, 2000, 'BU and data sent');
@@ -157,6 +158,8 @@ describe('e2e over fakes: HomeAgent + MobileNode', () => {
     // delivered (PREVIOUS_COA_GRACE_MS), not dropped.
     await until(() => h.ha.binding(HOA)?.coa === COA6B && h.ha.counters.fromMobile === fromMobile + 1, 2000, 'HA moved, in-flight data delivered');
     expect(h.ha.counters.drops['coa-mismatch']).toBeUndefined();
+    await until(() => h.atCn.length > c0, 2000, 'in-flight data at the CN');
+    expect(Buffer.from(h.atCn[c0])).toEqual(Buffer.from(udp6(HOA, CN6, 'in flight')));
 
     await until(() => h.haLink.sent.length >= 2, 2000, 'BA sent');
     h.mnLink.release();

@@ -1,0 +1,148 @@
+// The home agent daemon: HomeAgent (ha/agent.ts) on real edges in the namespace it runs in — a TUN
+// as its Device, an AF_PACKET/raw MipPacketIo on the public interface (behind the nft ingress drop),
+// UDP 4191 on the HA's IPv4 address — a real clock and setTimeout scheduler, and HomeLink duties
+// driven by the binding cache. HomeAgent has no binding-change hook, so the cache snapshot is
+// polled on a short timer (attach on new / changed CoA, detach when gone). Logs one line per
+// registration change to stderr. Clean shutdown on SIGINT / SIGTERM.
+import { loadHaConfig } from '../config/index.js';
+import type { HaConfig } from '../config/schema.js';
+import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
+import type { TunDevice } from '../tunnel/tun.js';
+import { HomeAgent, type TimerScheduler } from './agent.js';
+import type { BindingEntry } from './bcache.js';
+import { HomeLink } from './homelink.js';
+
+export interface HaDaemonOptions {
+  configFile: string;
+  /** TUN name. Default dsmip6ha0. */
+  tunName?: string;
+  /** Binding-cache poll period, ms. Default 100. */
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+export const realTimerScheduler: TimerScheduler = {
+  schedule(at, fire) {
+    const t = setTimeout(fire, Math.max(0, at - Date.now()));
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+export class HaDaemon {
+  private readonly stopFns: (() => void | Promise<void>)[] = [];
+  private poll: NodeJS.Timeout | null = null;
+  private readonly known = new Map<string, string>();
+  private stopping: Promise<void> | null = null;
+  agent!: HomeAgent;
+
+  private constructor(
+    private readonly cfg: HaConfig,
+    private readonly opts: HaDaemonOptions,
+  ) {}
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l: string) => process.stderr.write(`${new Date().toISOString()} ha: ${l}\n`)))(line);
+  }
+
+  static async start(opts: HaDaemonOptions): Promise<HaDaemon> {
+    const cfg = loadHaConfig(opts.configFile);
+    const d = new HaDaemon(cfg, opts);
+    try {
+      await d.open();
+    } catch (e) {
+      await d.stop();
+      throw e;
+    }
+    return d;
+  }
+
+  private async open(): Promise<void> {
+    const cfg = this.cfg;
+    const tunName = this.opts.tunName ?? 'dsmip6ha0';
+    const tun: TunDevice = openTun({ name: tunName, up: true });
+    this.stopFns.push(() => tun.close());
+
+    const pub = cfg.interfaces.public;
+    installMipIngressDrop({ ifname: pub });
+    this.stopFns.push(() => removeMipIngressDrop({ ifname: pub }));
+    const mipIo: MipPacketIo = openMipPacketIo({ ifname: pub });
+    this.stopFns.push(() => mipIo.close());
+
+    let bind: Bind | undefined;
+    if (cfg.haIpv4Address !== undefined) {
+      const b = openUdp4Bind({ address: cfg.haIpv4Address, port: cfg.udpPort });
+      bind = b;
+      this.stopFns.push(() => b.close());
+    }
+
+    const homeLink = new HomeLink({ ifname: cfg.interfaces.homeLink, tunName });
+    this.stopFns.push(async () => {
+      await homeLink.cleanup().catch((e: unknown) => this.log(`homelink cleanup failed: ${(e as Error).message}`));
+    });
+
+    const agent = new HomeAgent({ config: cfg, device: tun, mipIo, ...(bind ? { bind } : {}), now: () => Date.now(), scheduler: realTimerScheduler });
+    this.agent = agent;
+    this.stopFns.push(() => agent.close());
+
+    // Serialise home-link changes so attach/detach of one HoA never interleave.
+    let chain: Promise<void> = Promise.resolve();
+    const enqueue = (f: () => Promise<void>) => {
+      chain = chain.then(f).catch((e: unknown) => this.log(`homelink error: ${(e as Error).message}`));
+    };
+    const describe = (b: BindingEntry) =>
+      `${b.hoa} -> ${b.coa}${b.udp ? ' (udp' + (b.natAddress ? `, nat ${b.natAddress}:${b.natPort}` : '') + ')' : ''}${b.ipv4Hoa ? ` ipv4Hoa ${b.ipv4Hoa}` : ''} lifetime ${b.lifetimeSeconds}s seq ${b.sequence}`;
+    const check = () => {
+      const now = new Map<string, BindingEntry>();
+      for (const b of agent.cache.snapshot()) now.set(b.hoa, b);
+      for (const [hoa, b] of now) {
+        const sig = `${b.coa}|${b.natAddress ?? ''}|${b.natPort ?? ''}|${b.ipv4Hoa ?? ''}`;
+        const prev = this.known.get(hoa);
+        if (prev === sig) continue;
+        this.known.set(hoa, sig);
+        this.log(`binding ${prev === undefined ? 'created' : 'updated'}: ${describe(b)}`);
+        if (prev === undefined || prev.split('|')[3] !== (b.ipv4Hoa ?? '')) {
+          const hb = { hoa: b.hoa, ...(b.ipv4Hoa ? { ipv4Hoa: b.ipv4Hoa } : {}), flags: { L: b.flags.L, R: b.flags.R } };
+          enqueue(async () => {
+            if (prev !== undefined) await homeLink.detach(hoa);
+            await homeLink.attach(hb);
+            this.log(`home link: proxying ${hb.hoa}${hb.ipv4Hoa ? ` and ${hb.ipv4Hoa}` : ''} via ${tunName}`);
+          });
+        }
+      }
+      for (const hoa of [...this.known.keys()]) {
+        if (now.has(hoa)) continue;
+        this.known.delete(hoa);
+        this.log(`binding deleted: ${hoa}`);
+        enqueue(async () => {
+          await homeLink.detach(hoa);
+          this.log(`home link: released ${hoa}`);
+        });
+      }
+    };
+    this.poll = setInterval(check, this.opts.pollMs ?? 100);
+    this.stopFns.push(async () => {
+      if (this.poll) clearInterval(this.poll);
+      this.poll = null;
+      await chain;
+    });
+    this.log(
+      `started: tun ${tunName}, public ${pub}${cfg.haIpv4Address ? `, udp ${cfg.haIpv4Address}:${cfg.udpPort}` : ''}, home link ${cfg.interfaces.homeLink}, ${cfg.mobileNodes.length} mobile node(s)`,
+    );
+  }
+
+  /** Idempotent: undoes what open() did, newest first. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const f of this.stopFns.reverse()) {
+        try {
+          await f();
+        } catch (e) {
+          this.log(`shutdown step failed: ${(e as Error).message}`);
+        }
+      }
+      this.stopFns.length = 0;
+      this.log(`stopped (counters ${JSON.stringify(this.agent?.counters ?? {})})`);
+    })();
+    return this.stopping;
+  }
+}
