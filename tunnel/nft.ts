@@ -61,8 +61,11 @@ function runNft(opts: MipIngressOptions, action: string, args: string[], input?:
   const nft = opts.nft ?? 'nft';
   const [cmd, argv] = opts.netns ? ['nsenter', [`--net=${opts.netns}`, '--', nft, ...args]] : [nft, args];
   const r = spawnSync(cmd, argv, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
+  // A command that fails at once (nsenter on a missing namespace) closes stdin before the ruleset
+  // is written: spawnSync then reports EPIPE, but the command's own stderr says what went wrong.
+  if (r.status !== 0 && r.stderr) throw new NftError(opts.ifname, action, r.stderr);
   if (r.error) throw new NftError(opts.ifname, action, `${cmd}: ${r.error.message}`);
-  if (r.status !== 0) throw new NftError(opts.ifname, action, r.stderr || r.stdout || `exit status ${r.status}`);
+  if (r.status !== 0) throw new NftError(opts.ifname, action, r.stdout || `exit status ${r.status}`);
   return r.stdout;
 }
 
