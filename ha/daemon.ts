@@ -59,7 +59,11 @@ export class HaDaemon {
   private async open(): Promise<void> {
     const cfg = this.cfg;
     const tunName = this.opts.tunName ?? 'dsmip6ha0';
-    const tun: TunDevice = openTun({ name: tunName, up: true });
+    // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
+    // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
+    // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
+    // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
+    const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.stopFns.push(() => tun.close());
 
     const pub = cfg.interfaces.public;

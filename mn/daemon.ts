@@ -113,7 +113,11 @@ export class MnDaemon {
     const prio = this.opts.rulePriority ?? 900;
     const hoa4 = cfg.ipv4Hoa !== 'none' && cfg.ipv4Hoa !== 'dynamic' ? cfg.ipv4Hoa : undefined;
 
-    const tun: TunDevice = openTun({ name: tunName, up: true });
+    // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
+    // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
+    // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
+    // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
+    const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.stopFns.push(() => tun.close());
     // The HoA lives on the TUN; whatever the applications send from it goes into the TUN.
     ip(['-6', 'addr', 'add', `${cfg.hoa}/128`, 'dev', tunName, 'nodad']);

@@ -249,8 +249,15 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   io_handle *h = p->data;
   if (h->fd < 0) return;
   if (status < 0) {
+    /* libuv stops a poll handle when the fd reports POLLERR (a socket whose interface went down
+     * gets ENETDOWN). Reading SO_ERROR clears the pending error; then polling starts again, so a
+     * tap or socket keeps working when its link comes back. Not a socket (TUN): harmless. */
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) h->stats[ST_RX_LAST_ERRNO] = err;
+    else h->stats[ST_RX_LAST_ERRNO] = -status;
     h->stats[ST_RX_ERRORS] += 1;
-    h->stats[ST_RX_LAST_ERRNO] = -status;
+    if (!h->close_requested) uv_poll_start(p, UV_READABLE, on_readable);
     return;
   }
   uint32_t n = h->kind == IO_TUN ? read_tun(h) : read_mmsg(h);
