@@ -11,6 +11,7 @@ import type { TunDevice } from '../tunnel/tun.js';
 import { HomeAgent, type TimerScheduler } from './agent.js';
 import type { BindingEntry } from './bcache.js';
 import { HomeLink } from './homelink.js';
+import { Teardown } from '../common/teardown.js';
 
 export interface HaDaemonOptions {
   configFile: string;
@@ -29,7 +30,7 @@ export const realTimerScheduler: TimerScheduler = {
 };
 
 export class HaDaemon {
-  private readonly stopFns: (() => void | Promise<void>)[] = [];
+  private readonly teardown = new Teardown((m) => this.log(m));
   private poll: NodeJS.Timeout | null = null;
   private readonly known = new Map<string, string>();
   private stopping: Promise<void> | null = null;
@@ -64,29 +65,29 @@ export class HaDaemon {
     // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
     // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
-    this.stopFns.push(() => tun.close());
+    this.teardown.push(() => tun.close());
 
     const pub = cfg.interfaces.public;
     installMipIngressDrop({ ifname: pub });
-    this.stopFns.push(() => removeMipIngressDrop({ ifname: pub }));
+    this.teardown.push(() => removeMipIngressDrop({ ifname: pub }));
     const mipIo: MipPacketIo = openMipPacketIo({ ifname: pub });
-    this.stopFns.push(() => mipIo.close());
+    this.teardown.push(() => mipIo.close());
 
     let bind: Bind | undefined;
     if (cfg.haIpv4Address !== undefined) {
       const b = openUdp4Bind({ address: cfg.haIpv4Address, port: cfg.udpPort });
       bind = b;
-      this.stopFns.push(() => b.close());
+      this.teardown.push(() => b.close());
     }
 
     const homeLink = new HomeLink({ ifname: cfg.interfaces.homeLink, tunName });
-    this.stopFns.push(async () => {
+    this.teardown.push(async () => {
       await homeLink.cleanup().catch((e: unknown) => this.log(`homelink cleanup failed: ${(e as Error).message}`));
     });
 
     const agent = new HomeAgent({ config: cfg, device: tun, mipIo, ...(bind ? { bind } : {}), now: () => Date.now(), scheduler: realTimerScheduler });
     this.agent = agent;
-    this.stopFns.push(() => agent.close());
+    this.teardown.push(() => agent.close());
 
     // Serialise home-link changes so attach/detach of one HoA never interleave.
     let chain: Promise<void> = Promise.resolve();
@@ -124,7 +125,7 @@ export class HaDaemon {
       }
     };
     this.poll = setInterval(check, this.opts.pollMs ?? 100);
-    this.stopFns.push(async () => {
+    this.teardown.push(async () => {
       if (this.poll) clearInterval(this.poll);
       this.poll = null;
       await chain;
@@ -136,17 +137,9 @@ export class HaDaemon {
 
   /** Idempotent: undoes what open() did, newest first. */
   stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      for (const f of this.stopFns.reverse()) {
-        try {
-          await f();
-        } catch (e) {
-          this.log(`shutdown step failed: ${(e as Error).message}`);
-        }
-      }
-      this.stopFns.length = 0;
+    this.stopping ??= this.teardown.run().then(() => {
       this.log(`stopped (counters ${JSON.stringify(this.agent?.counters ?? {})})`);
-    })();
+    });
     return this.stopping;
   }
 }

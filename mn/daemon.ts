@@ -14,6 +14,7 @@ import type { TunDevice } from '../tunnel/tun.js';
 import type { CareOfAddress } from './bul.js';
 import { NetWatch } from './netwatch.js';
 import { MobileNode, type TimerScheduler } from './node.js';
+import { Teardown } from '../common/teardown.js';
 
 export interface MnDaemonOptions {
   configFile: string;
@@ -81,7 +82,7 @@ function coaText(c: CareOfAddress | null | 'home'): string {
 }
 
 export class MnDaemon {
-  private readonly stopFns: (() => void | Promise<void>)[] = [];
+  private readonly teardown = new Teardown((m) => this.log(m));
   private stopping: Promise<void> | null = null;
   node!: MobileNode;
 
@@ -118,17 +119,17 @@ export class MnDaemon {
     // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
     // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
-    this.stopFns.push(() => tun.close());
+    this.teardown.push(() => tun.close());
     // The HoA lives on the TUN; whatever the applications send from it goes into the TUN.
     ip(['-6', 'addr', 'add', `${cfg.hoa}/128`, 'dev', tunName, 'nodad']);
     ip(['-6', 'route', 'replace', 'default', 'dev', tunName, 'table', table]);
     ip(['-6', 'rule', 'add', 'from', cfg.hoa, 'lookup', table, 'priority', String(prio)]);
-    this.stopFns.push(() => ip(['-6', 'rule', 'del', 'from', cfg.hoa, 'lookup', table, 'priority', String(prio)], true));
+    this.teardown.push(() => ip(['-6', 'rule', 'del', 'from', cfg.hoa, 'lookup', table, 'priority', String(prio)], true));
     if (hoa4) {
       ip(['-4', 'addr', 'add', `${hoa4}/32`, 'dev', tunName]);
       ip(['-4', 'route', 'replace', 'default', 'dev', tunName, 'table', table]);
       ip(['-4', 'rule', 'add', 'from', hoa4, 'lookup', table, 'priority', String(prio + 1)]);
-      this.stopFns.push(() => ip(['-4', 'rule', 'del', 'from', hoa4, 'lookup', table, 'priority', String(prio + 1)], true));
+      this.teardown.push(() => ip(['-4', 'rule', 'del', 'from', hoa4, 'lookup', table, 'priority', String(prio + 1)], true));
     }
 
     // One tap per watched interface (all but lo and the TUN when the config names none).
@@ -137,10 +138,10 @@ export class MnDaemon {
     for (const ifname of ifnames) {
       try {
         installMipIngressDrop({ ifname });
-        this.stopFns.push(() => removeMipIngressDrop({ ifname }));
+        this.teardown.push(() => removeMipIngressDrop({ ifname }));
         const io = openMipPacketIo({ ifname });
         ios.push(io);
-        this.stopFns.push(() => io.close());
+        this.teardown.push(() => io.close());
       } catch (e) {
         this.log(`no MIP packet tap on ${ifname}: ${(e as Error).message}`);
       }
@@ -159,7 +160,7 @@ export class MnDaemon {
       scheduler: realTimerScheduler,
     });
     this.node = node;
-    this.stopFns.push(() => node.close());
+    this.teardown.push(() => node.close());
 
     // Registration changes, seen on a short poll of the node's state (MobileNode has no hook).
     let last = '';
@@ -173,7 +174,7 @@ export class MnDaemon {
           `${Object.keys(node.counters.failed).length ? `, failed ${JSON.stringify(node.counters.failed)}` : ''}`,
       );
     }, 100);
-    this.stopFns.push(() => clearInterval(poll));
+    this.teardown.push(() => clearInterval(poll));
 
     const plen = this.opts.homePrefixLength ?? 64;
     let started = false;
@@ -194,22 +195,14 @@ export class MnDaemon {
       },
       onError: (e) => this.log(`netwatch error: ${(e as Error).message}`),
     });
-    this.stopFns.push(() => watch.close());
+    this.teardown.push(() => watch.close());
     this.log(`started: tun ${tunName} with ${cfg.hoa}${hoa4 ? ` and ${hoa4}` : ''}, HA ${cfg.haAddress}${cfg.haIpv4Address ? ` / ${cfg.haIpv4Address}` : ''}, taps ${ifnames.join(',')}`);
   }
 
   stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      for (const f of this.stopFns.reverse()) {
-        try {
-          await f();
-        } catch (e) {
-          this.log(`shutdown step failed: ${(e as Error).message}`);
-        }
-      }
-      this.stopFns.length = 0;
+    this.stopping ??= this.teardown.run().then(() => {
       this.log(`stopped (counters ${JSON.stringify(this.node?.counters ?? {})})`);
-    })();
+    });
     return this.stopping;
   }
 }
