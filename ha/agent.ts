@@ -34,10 +34,8 @@ import { BindingCache, type BindingEntry } from './bcache.js';
 import { Ipv4Pool } from './ipv4pool.js';
 import { expireBindings, processHomeRegistration, type HaRegistrationConfig, type HaState, type RegistrationResult } from './registration.js';
 
-/** An injected one-shot timer (tests drive it with a fake clock). `at` is on the injected clock's scale (ms). */
-export interface TimerScheduler {
-  schedule(at: number, fire: () => void): { cancel(): void };
-}
+import type { TimerScheduler } from '../common/timer.js';
+export type { TimerScheduler } from '../common/timer.js';
 
 export interface HomeAgentOptions {
   config: HaConfig;

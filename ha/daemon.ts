@@ -8,7 +8,8 @@ import { loadHaConfig } from '../config/index.js';
 import type { HaConfig } from '../config/schema.js';
 import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
-import { HomeAgent, type TimerScheduler } from './agent.js';
+import { HomeAgent } from './agent.js';
+import { wallClockScheduler } from '../common/timer.js';
 import type { BindingEntry } from './bcache.js';
 import { HomeLink } from './homelink.js';
 import { Teardown } from '../common/teardown.js';
@@ -22,12 +23,6 @@ export interface HaDaemonOptions {
   log?: (line: string) => void;
 }
 
-export const realTimerScheduler: TimerScheduler = {
-  schedule(at, fire) {
-    const t = setTimeout(fire, Math.max(0, at - Date.now()));
-    return { cancel: () => clearTimeout(t) };
-  },
-};
 
 export class HaDaemon {
   private readonly teardown = new Teardown((m) => this.log(m));
@@ -85,7 +80,7 @@ export class HaDaemon {
       await homeLink.cleanup().catch((e: unknown) => this.log(`homelink cleanup failed: ${(e as Error).message}`));
     });
 
-    const agent = new HomeAgent({ config: cfg, device: tun, mipIo, ...(bind ? { bind } : {}), now: () => Date.now(), scheduler: realTimerScheduler });
+    const agent = new HomeAgent({ config: cfg, device: tun, mipIo, ...(bind ? { bind } : {}), now: () => Date.now(), scheduler: wallClockScheduler });
     this.agent = agent;
     this.teardown.push(() => agent.close());
 

@@ -13,7 +13,8 @@ import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, removeMi
 import type { TunDevice } from '../tunnel/tun.js';
 import type { CareOfAddress } from './bul.js';
 import { NetWatch } from './netwatch.js';
-import { MobileNode, type TimerScheduler } from './node.js';
+import { MobileNode } from './node.js';
+import { wallClockScheduler } from '../common/timer.js';
 import { Teardown } from '../common/teardown.js';
 
 export interface MnDaemonOptions {
@@ -29,12 +30,6 @@ export interface MnDaemonOptions {
   log?: (line: string) => void;
 }
 
-const realTimerScheduler: TimerScheduler = {
-  schedule(at, fire) {
-    const t = setTimeout(fire, Math.max(0, at - Date.now()));
-    return { cancel: () => clearTimeout(t) };
-  },
-};
 
 /** Several MipPacketIo (one per interface) as one: every tap feeds the handler, sends go out of the first (routed by the kernel). */
 export class MultiMipPacketIo implements MipPacketIo {
@@ -157,7 +152,7 @@ export class MnDaemon {
         return openUdp4Bind({ address: coa4, port: cfg.udpPort });
       },
       now: () => Date.now(),
-      scheduler: realTimerScheduler,
+      scheduler: wallClockScheduler,
     });
     this.node = node;
     this.teardown.push(() => node.close());

@@ -295,7 +295,10 @@ export class MovementDetector {
   handle(ev: MovementEvent, now: number): MovementAction[] {
     switch (ev.kind) {
       case 'timer':
-        return this.due !== null && now >= this.due ? this.fire() : [];
+        if (this.due === null) return [];
+        // setTimeout runs on a monotonic clock and may fire a millisecond before `due` by the
+        // wall clock: arm again rather than lose the decision.
+        return now >= this.due ? this.fire() : [{ kind: 'arm-timer', at: this.due }];
       case 'snapshot':
         this.links = new Map(ev.snapshot.links.map((l) => [l.index, { ...l }]));
         this.addrs = new Map(ev.snapshot.addresses.map((a) => [addrKey(a), { ...a }]));

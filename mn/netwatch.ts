@@ -5,6 +5,7 @@
 // dump is the truth, and the detector's debounce turns a burst into one decision.
 // Netlink sockets act in the network namespace of the thread that creates them.
 import netlink from 'netlink';
+import { wallClockScheduler } from '../common/timer.js';
 import type { rt, RtNetlinkSocket } from 'netlink';
 
 type AddressMessage = rt.AddressMessage;
@@ -36,10 +37,7 @@ export interface Scheduler {
 
 export const realScheduler: Scheduler = {
   now: () => Date.now(),
-  setTimer(at, fn) {
-    const t = setTimeout(fn, Math.max(0, at - Date.now()));
-    return { cancel: () => clearTimeout(t) };
-  },
+  setTimer: (at, fn) => wallClockScheduler.schedule(at, fn),
 };
 
 export interface NetWatchOptions extends MovementConfig {

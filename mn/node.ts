@@ -25,10 +25,8 @@ import { fromMobile, toCareOf } from '../tunnel/mip6.js';
 import type { CareOfAddress } from './bul.js';
 import { HomeRegistration, type NatInfo, type RegistrationAction } from './registration.js';
 
-/** An injected one-shot timer (tests drive it with a fake clock). `at` is on the injected clock's scale (ms). */
-export interface TimerScheduler {
-  schedule(at: number, fire: () => void): { cancel(): void };
-}
+import type { TimerScheduler } from '../common/timer.js';
+export type { TimerScheduler } from '../common/timer.js';
 
 export interface MobileNodeOptions {
   config: MnConfig;

@@ -97,6 +97,7 @@ export class HomeRegistration {
         this.onBa(event.ba, event.options ?? event.ba.options, now, out);
         break;
       case 'timer':
+        this.armed = null; // the edge's timer is spent: whatever is next must be armed again
         this.onTimer(now, out);
         break;
     }

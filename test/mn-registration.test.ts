@@ -72,6 +72,17 @@ describe('first registration', () => {
     expect(reg.bul.state).toBe('registering');
   });
 
+  it('a timer that fires before the deadline arms it again and the retransmission still goes out', () => {
+    // The edge's setTimeout may run a millisecond early by the wall clock; the spent timer must
+    // be replaced, or the BU is never retransmitted.
+    const reg = mk({}, 7);
+    reg.handle({ kind: 'coa-changed', coa: COA6 }, 0);
+    reg.handle({ kind: 'start' }, 0);
+    expect(reg.handle({ kind: 'timer' }, 1499)).toEqual([{ kind: 'arm-timer', at: 1500 }]);
+    const [s] = sendsOf(reg.handle({ kind: 'timer' }, 1500));
+    expect(s.bu.sequence).toBe(8);
+  });
+
   it('sets F when configured to force UDP', () => {
     const reg = mk({ forceUdp: true });
     reg.handle({ kind: 'coa-changed', coa: COA6 }, 0);
