@@ -6,7 +6,7 @@
 // registration change to stderr. Clean shutdown on SIGINT / SIGTERM.
 import { loadHaConfig } from '../config/index.js';
 import type { HaConfig } from '../config/schema.js';
-import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
+import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
 import { HomeAgent } from './agent.js';
 import { wallClockScheduler } from '../common/timer.js';
@@ -75,12 +75,22 @@ export class HaDaemon {
       this.teardown.push(() => b.close());
     }
 
+    // Plain ESP on the home link: an MN that came home deregisters from its HoA with no HAO and
+    // gets the BA the same way (RFC 6275 §11.5.5). The raw socket is bound to the home interface
+    // so the BA is not routed into the TUN by the HoA's /128 while the binding is being removed.
+    const homeIf = cfg.interfaces.homeLink;
+    installMipIngressDrop({ ifname: homeIf, espTo: [cfg.haAddress] });
+    this.teardown.push(() => removeMipIngressDrop({ ifname: homeIf }));
+    const homeIo: MipPacketIo = openMipPacketIo({ ifname: homeIf, sendInterface: homeIf });
+    this.teardown.push(() => homeIo.close());
+    const plainIpv6 = plainEspDevice(homeIo, { receive: true });
+
     const homeLink = new HomeLink({ ifname: cfg.interfaces.homeLink, tunName });
     this.teardown.push(async () => {
       await homeLink.cleanup().catch((e: unknown) => this.log(`homelink cleanup failed: ${(e as Error).message}`));
     });
 
-    const agent = new HomeAgent({ config: cfg, device: tun, mipIo, ...(bind ? { bind } : {}), now: () => Date.now(), scheduler: wallClockScheduler });
+    const agent = new HomeAgent({ config: cfg, device: tun, mipIo, plainIpv6, ...(bind ? { bind } : {}), now: () => Date.now(), scheduler: wallClockScheduler });
     this.agent = agent;
     this.teardown.push(() => agent.close());
 

@@ -9,9 +9,11 @@ import { loadMnConfig } from '../config/index.js';
 import type { MnConfig } from '../config/schema.js';
 import type { EdgeCounters } from '../tunnel/counters.js';
 import type { PacketBatchHandler } from '../tunnel/device.js';
-import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, removeMipIngressDrop, type MipPacketIo } from '../tunnel/edge.js';
+import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
 import type { CareOfAddress } from './bul.js';
+import { MnHomeLink } from './homelink.js';
+import { homeInterface, type MovementConfig } from './movement.js';
 import { NetWatch } from './netwatch.js';
 import { MobileNode } from './node.js';
 import { wallClockScheduler } from '../common/timer.js';
@@ -118,21 +120,18 @@ export class MnDaemon {
     // The HoA lives on the TUN; whatever the applications send from it goes into the TUN.
     ip(['-6', 'addr', 'add', `${cfg.hoa}/128`, 'dev', tunName, 'nodad']);
     ip(['-6', 'route', 'replace', 'default', 'dev', tunName, 'table', table]);
-    ip(['-6', 'rule', 'add', 'from', cfg.hoa, 'lookup', table, 'priority', String(prio)]);
-    this.teardown.push(() => ip(['-6', 'rule', 'del', 'from', cfg.hoa, 'lookup', table, 'priority', String(prio)], true));
     if (hoa4) {
       ip(['-4', 'addr', 'add', `${hoa4}/32`, 'dev', tunName]);
       ip(['-4', 'route', 'replace', 'default', 'dev', tunName, 'table', table]);
-      ip(['-4', 'rule', 'add', 'from', hoa4, 'lookup', table, 'priority', String(prio + 1)]);
-      this.teardown.push(() => ip(['-4', 'rule', 'del', 'from', hoa4, 'lookup', table, 'priority', String(prio + 1)], true));
     }
+    // The "from HoA" rules (into the TUN while away, off at home) are the home link's business.
 
     // One tap per watched interface (all but lo and the TUN when the config names none).
     const ifnames = (cfg.interfaces.length > 0 ? [...cfg.interfaces] : listInterfaces()).filter((n) => n !== tunName);
     const ios: MipPacketIo[] = [];
     for (const ifname of ifnames) {
       try {
-        installMipIngressDrop({ ifname });
+        installMipIngressDrop({ ifname, espTo: [cfg.hoa] });
         this.teardown.push(() => removeMipIngressDrop({ ifname }));
         const io = openMipPacketIo({ ifname });
         ios.push(io);
@@ -142,11 +141,30 @@ export class MnDaemon {
       }
     }
     const mipIo = ios.length > 0 ? new MultiMipPacketIo(ios) : undefined;
+    const homeLink = new MnHomeLink({
+      hoa: cfg.hoa,
+      ...(hoa4 ? { hoa4 } : {}),
+      ha: cfg.haAddress,
+      interfaces: ios.map((i) => i.ifname),
+      table: Number(table),
+      priority: prio,
+      log: (l) => this.log(l),
+    });
+    this.teardown.push(() => homeLink.close());
+    homeLink.away();
+    let homeIf: string | undefined;
 
     const node = new MobileNode({
       config: cfg,
       device: tun,
-      ...(mipIo ? { mipIo } : {}),
+      ...(mipIo ? { mipIo, plainIpv6: plainEspDevice(mipIo, { receive: false }) } : {}),
+      onRegistration: (a) => {
+        // Home duties start only once the HA has let go of the HoA (digest §5.4).
+        if (a.kind === 'deregistered') {
+          this.log(`home: deregistered; answering for ${cfg.hoa} on ${homeIf ?? '?'}`);
+          homeLink.home(homeIf);
+        }
+      },
       openBind: (coa4) => {
         this.log(`opening UDP ${coa4}:${cfg.udpPort}`);
         return openUdp4Bind({ address: coa4, port: cfg.udpPort });
@@ -173,16 +191,26 @@ export class MnDaemon {
 
     const plen = this.opts.homePrefixLength ?? 64;
     let started = false;
-    const watch = await NetWatch.start({
+    const watchCfg: MovementConfig = {
       homePrefixes: [`${cfg.hoa}/${plen}`],
       hoa: cfg.hoa,
       ...(hoa4 ? { hoa4 } : {}),
       tunName,
       ...(cfg.interfaces.length > 0 ? { interfaces: [...cfg.interfaces] } : {}),
+    };
+    // Decisions come from a timer after start() resolved (debounce), so `watch` is set by then.
+    const watch: NetWatch = await NetWatch.start({
+      ...watchCfg,
       ref: true,
       onDecision: (decision, _event, target) => {
         this.log(`movement: ${decision.kind} -> moveTo ${coaText(target)}`);
+        if (decision.kind === 'home') {
+          homeIf = homeInterface(watch.detector.snapshot(), watchCfg);
+          homeLink.arriving();
+        } else homeLink.away();
         node.moveTo(target);
+        // No binding to delete (first decision, or never registered): home at once.
+        if (decision.kind === 'home' && node.registration.bul.state === 'at-home') homeLink.home(homeIf);
         if (!started) {
           started = true;
           node.start();

@@ -244,6 +244,17 @@ export function chooseCoa(s: NetSnapshot, cfg: MovementConfig, current?: CareOfA
   return { kind: 'none' };
 }
 
+/** The up interface that makes `s` "home" by rule 1 (its name), or undefined. */
+export function homeInterface(s: NetSnapshot, cfg: MovementConfig): string | undefined {
+  if (chooseCoa(s, cfg).kind !== 'home') return undefined;
+  // Rule 1 again, per interface: the first up link whose addresses alone make it home.
+  for (const l of s.links) {
+    const one = { links: [l], addresses: s.addresses.filter((a) => a.index === l.index), routes: s.routes };
+    if (chooseCoa(one, cfg).kind === 'home') return l.name;
+  }
+  return undefined;
+}
+
 /** The HomeRegistration event (and MobileNode.moveTo target) for a decision. */
 export function toRegistrationEvent(d: MovementDecision): Extract<RegistrationEvent, { kind: 'coa-changed' }> {
   if (d.kind === 'home') return { kind: 'coa-changed', coa: null, home: true };

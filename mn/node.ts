@@ -40,6 +40,8 @@ export interface MobileNodeOptions {
   plainIpv6?: Device;
   now: () => number;
   scheduler: TimerScheduler;
+  /** Told of each registration outcome (registered, deregistered, expired, failed), after the node acted on it. */
+  onRegistration?: (event: Exclude<RegistrationAction, { kind: 'send-bu' | 'arm-timer' }>) => void;
   /** HomeRegistration's initial sequence number source (deterministic tests). */
   randomSeq?: () => number;
   randomFill?: RandomFill;
@@ -203,6 +205,7 @@ export class MobileNode {
           this.counters.failed[a.status] = (this.counters.failed[a.status] ?? 0) + 1;
           break;
       }
+      if (a.kind !== 'send-bu' && a.kind !== 'arm-timer') this.opts.onRegistration?.(a);
     }
   }
 

@@ -82,6 +82,9 @@ static int build_mip_filter(bpf_asm *p) {
   emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0x60, L_NEXT, L_REJECT);
   emit(p, BPF_LD | BPF_B | BPF_ABS, 6, L_NEXT, L_NEXT); /* Next Header */
   emit(p, BPF_JMP | BPF_JEQ | BPF_K, 43, L_RH, L_NEXT);
+  /* Plain ESP (no extension header first): an MN at home and its HA talk without HAO / RH2, and
+   * with no kernel ESP this process is the only one that can read it. */
+  emit(p, BPF_JMP | BPF_JEQ | BPF_K, 50, L_ACCEPT, L_NEXT);
   emit(p, BPF_JMP | BPF_JEQ | BPF_K, 60, L_DST, L_REJECT);
 
   here(p, L_RH); /* Routing header first: accept type 2 */

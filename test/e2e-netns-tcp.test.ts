@@ -1,12 +1,13 @@
 // End to end on real edges, with TCP: `dsmip6 ha` and `dsmip6 mn` in a PROJECT_TOPOLOGY testbed
 // (test/fixtures/e2e-{ha,mn}.json). An echo server on the MN listens on its IPv6 HoA and its IPv4 HoA;
 // the CN opens one TCP connection to each and streams a deterministic byte pattern at a steady rate,
-// checking every echoed byte. The MN then moves v6net0 -> v4net0 -> natnet0 -> (NAT conntrack
-// flushed) -> v6net0, and both connections must survive each move, without reset or corruption,
-// with progress resuming within MOVE_BOUND_MS of the move. tb.destroy() (afterAll) kills the
+// checking every echoed byte. The connections open while the MN is at home (home0, no tunnel); the
+// MN then moves home -> v6net0 -> v4net0 -> natnet0 -> (NAT conntrack flushed) -> v6net0 -> home,
+// and both connections must survive each move, without reset or corruption, with progress
+// resuming within MOVE_BOUND_MS of the move. tb.destroy() (afterAll) kills the
 // daemons and the two scripts even when a step fails. Needs root and a built dist/ (built here).
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT, Testbed, PROJECT_TOPOLOGY } from '../testbed/index.js';
 
@@ -17,6 +18,8 @@ const PORT4 = 5002;
 /** Progress must resume (echoed bytes past the move + MARGIN) within this long after the old link goes down. */
 const MOVE_BOUND_MS = 10_000;
 const MARGIN = 32 * 1024;
+/** The SPI of the HA->MN BU/BA SA (the MN's keys.bu.in in test/fixtures/e2e-mn.json). */
+const BU_IN_SPI = (JSON.parse(readFileSync('test/fixtures/e2e-mn.json', 'utf8')) as { keys: { bu: { in: { spi: number } } } }).keys.bu.in.spi;
 /**
  * Diagnosis only: E2E_TCP_MTU=1280 clamps the CN's routes to both HoAs to that MTU (and so the MSS both ways).
  * Without the daemons' TUN MTU of 1400 (ha/daemon.ts, mn/daemon.ts) no full-size segment got through on v6net0.
@@ -168,7 +171,7 @@ describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every mov
   beforeAll(async () => {
     if (!existsSync('dist/cli/main.js') || process.env.E2E_BUILD !== '0') spawnSync('node_modules/.bin/tsc', ['-p', 'tsconfig.json'], { stdio: 'ignore' });
     tb = await Testbed.create(PROJECT_TOPOLOGY);
-    await tb.linkDown('mn', P.mn.ifaces.home);
+    await tb.linkDown('mn', P.mn.ifaces.v6net);
     await tb.linkDown('mn', P.mn.ifaces.v4net);
     await tb.linkDown('mn', P.mn.ifaces.natnet);
     ha = tb.spawn('ha', [process.execPath, 'dist/cli/main.js', 'ha', '--config', 'test/fixtures/e2e-ha.json']);
@@ -184,9 +187,9 @@ describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every mov
     await tb?.destroy();
   });
 
-  it('registers from v6net0; the CN opens TCP to both HoAs and the echoed streams match', async () => {
-    await waitFor('HA binding for the IPv6 CoA', () => logs.ha.includes(`binding created: ${P.mn.hoa6} -> ${P.mn.coa6}`));
-    await waitFor('HoA route on the HA', async () => (await tb!.exec('ha', ['ip', '-6', 'route', 'show', `${P.mn.hoa6}/128`])).stdout.includes('dsmip6ha0'));
+  it('at home (no binding, no tunnel): the CN opens TCP to both HoAs and the echoed streams match', async () => {
+    await waitFor('the MN to find itself at home', () => logs.mn.includes('movement: home -> moveTo home'));
+    expect(logs.ha).not.toContain('binding created');
     const server = tb!.spawn('mn', [process.execPath, '-e', SERVER, P.mn.hoa6, String(PORT6), P.mn.hoa4, String(PORT4)]);
     collect('server', server);
     await waitFor('echo server listening', () => logs.server.includes('"listening"') || server.exitCode !== null);
@@ -218,6 +221,11 @@ describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every mov
     client.stderr?.on('data', (b: Buffer) => events.push(`stderr: ${b.toString()}`));
     await waitFor('both streams echo', () => last !== undefined && last.v6.echoed >= MARGIN && last.v4.echoed >= MARGIN, 15000);
     healthy();
+  });
+
+  it('moves away from home to v6net0 (IPv6 CoA, HAO / RH2): both connections survive', async () => {
+    await move('home->v6net', P.mn.ifaces.v6net, P.mn.ifaces.home, `binding created: ${P.mn.hoa6} -> ${P.mn.coa6} `);
+    expect((await tb!.exec('ha', ['ip', '-6', 'route', 'show', `${P.mn.hoa6}/128`])).stdout).toContain('dsmip6ha0');
   });
 
   it('moves to v4net0 (UDP 4191): both connections survive', async () => {
@@ -255,6 +263,42 @@ describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every mov
   // link returns (native/handle.c restarts polling after the socket's error).
   it('moves back to v6net0 (after the conntrack flush): both connections survive', async () => {
     await move('natnet->v6net', P.mn.ifaces.v6net, P.mn.ifaces.natnet, `binding updated: ${P.mn.hoa6} -> ${P.mn.coa6} `);
+  });
+
+  it('returns home (deregistration from the HoA, plain ESP on the home link): both connections survive', async () => {
+    // tshark on the home link's bridge is the judge of the MN's Neighbor Discovery duty (RFC 6275
+    // §11.5.5): nothing from the MN that claims the HoA before the HA's BA, its own NA after it.
+    const mnMac = /link\/ether ([0-9a-f:]{17})/.exec((await tb!.exec('mn', ['ip', 'link', 'show', P.mn.ifaces.home])).stdout)![1];
+    const fields = ['frame.time_epoch', 'eth.src', 'ipv6.src', 'ipv6.dst', 'esp.spi', 'icmpv6.type', 'icmpv6.nd.na.target_address', 'icmpv6.nd.na.flag.s', 'icmpv6.nd.na.flag.o'];
+    const sniff = tb!.spawn(P.homeLan, ['tshark', '-l', '-n', '-i', 'br0', '-f', 'ip6', '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]);
+    let seen = '';
+    let sniffErr = '';
+    sniff.stdout?.on('data', (b: Buffer) => (seen += b.toString()));
+    sniff.stderr?.on('data', (b: Buffer) => (sniffErr += b.toString()));
+    await waitFor('tshark on the home link', () => /Capturing on/.test(sniffErr) || sniff.exitCode !== null);
+    try {
+      await move('v6net->home', P.mn.ifaces.home, P.mn.ifaces.v6net, `binding deleted: ${P.mn.hoa6}`);
+      await new Promise((r) => setTimeout(r, 2500)); // the three NAs are 1 s apart
+    } finally {
+      sniff.kill('SIGINT');
+      await new Promise((r) => (sniff.exitCode !== null ? r(null) : sniff.once('exit', r)));
+    }
+    const rows = seen.trim().split('\n').map((l) => l.split('\t'));
+    const col = (r: string[], f: string) => r[fields.indexOf(f)] ?? '';
+    const baSpi = `0x${BU_IN_SPI.toString(16).padStart(8, '0')}`;
+    const ba = rows.find((r) => col(r, 'esp.spi') === baSpi && col(r, 'ipv6.dst') === P.mn.hoa6);
+    expect(ba, `the HA's BA (ESP SPI ${baSpi}) on the home link:\n${seen}`).toBeDefined();
+    const tBa = Number(col(ba!, 'frame.time_epoch'));
+    const mnNas = rows.filter((r) => col(r, 'eth.src') === mnMac && col(r, 'icmpv6.type') === '136' && col(r, 'icmpv6.nd.na.target_address') === P.mn.hoa6);
+    expect(mnNas.filter((r) => Number(col(r, 'frame.time_epoch')) < tBa), `NA for the HoA from the MN before the BA:\n${seen}`).toEqual([]);
+    const flag = (r: string[], f: string) => ['1', 'True'].includes(col(r, f)); // tshark prints 0/1 or False/True by version
+    const unsolicited = mnNas.filter((r) => !flag(r, 'icmpv6.nd.na.flag.s') && flag(r, 'icmpv6.nd.na.flag.o'));
+    expect(unsolicited.length, `unsolicited NAs (S = 0, O = 1) for the HoA from the MN after the BA:\n${seen}`).toBeGreaterThanOrEqual(1);
+    expect(unsolicited.length).toBeLessThanOrEqual(3); // MAX_NEIGHBOR_ADVERTISEMENT
+    expect(logs.mn).toContain(`home: deregistered; answering for ${P.mn.hoa6} on ${P.mn.ifaces.home}`);
+    // The HA let go of the HoA: no proxy entry and no route into its TUN remain.
+    await waitFor('the HA to release the HoA', async () => !(await tb!.exec('ha', ['ip', '-6', 'route', 'show', `${P.mn.hoa6}/128`])).stdout.includes('dsmip6ha0'));
+    expect((await tb!.exec('ha', ['ip', '-6', 'neigh', 'show', 'proxy'])).stdout).not.toContain(P.mn.hoa6);
   });
 
   it('checks every byte once more after the last move', async () => {

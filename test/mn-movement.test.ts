@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   chooseCoa,
+  homeInterface,
   MovementDetector,
   type AddrInfo,
   type LinkInfo,
@@ -157,6 +158,21 @@ describe('chooseCoa: the rules', () => {
     expect(chooseCoa(same, CFG)).toEqual({ kind: 'coa', coa: { family: 6, address: '2001:db8:6::50' } });
     // A kept IPv4 CoA does not beat an IPv6 one.
     expect(chooseCoa(base(), CFG, coa4.coa as { family: 4; address: string })).toEqual(coa6);
+  });
+});
+
+describe('homeInterface: which link made it home', () => {
+  it('names the up link holding a home-prefix address with a route, and nothing when away', () => {
+    expect(homeInterface(base(), CFG)).toBeUndefined();
+    const home = mod((s) => {
+      s.links.push(link(4, 'home0'));
+      s.addresses.push(addr(4, '2001:db8:1::100'));
+      s.routes.push(onlink('2001:db8:1::', 64, 4));
+    });
+    expect(chooseCoa(home, CFG)).toEqual({ kind: 'home' });
+    expect(homeInterface(home, CFG)).toBe('home0');
+    // The same link down: not home, so no home interface.
+    expect(homeInterface(mod((s) => (s.links.push(link(4, 'home0', false)), s.addresses.push(addr(4, '2001:db8:1::100')))), CFG)).toBeUndefined();
   });
 });
 

@@ -408,6 +408,9 @@ function corpus(): { name: string; pkt: Buffer; mip: boolean }[] {
     { name: 'type 2 routing header with Segments Left 0', pkt: rh(2, 0), mip: true },
     { name: 'type 0 routing header', pkt: rh(0, 1), mip: false },
     { name: 'plain UDP', pkt: udp6Packet(COA, PEER, 1000, 2000, Buffer.from('hello')), mip: false },
+    // ESP straight after the IPv6 header: an MN at home and its HA (RFC 6275 §11.5.5 deregistration).
+    { name: 'plain ESP (next header 50)', pkt: rawIpv6(50, Buffer.from('0000100100000001' + '00'.repeat(24), 'hex')), mip: true },
+    { name: 'ESP behind a Hop-by-Hop header (not first)', pkt: rawIpv6(0, Buffer.from('3200010400000000' + '0000100100000001' + '00'.repeat(24), 'hex')), mip: false },
     {
       name: 'HAO behind a Hop-by-Hop header (not the first extension header)',
       pkt: rawIpv6(0, Buffer.concat([Buffer.from('3c00010400000000', 'hex'), bu.subarray(40)])),

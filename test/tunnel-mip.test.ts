@@ -204,6 +204,40 @@ describe.skipIf(!NATIVE)('HAO / RH2 packets across a veth (native)', () => {
     }
   });
 
+  // An MN at home and its HA speak plain ESP (no HAO / RH2, RFC 6275 §11.5.5). There is no kernel
+  // ESP here: the kernel would answer with a parameter problem. The tap takes it; the rule drops
+  // it before the kernel only for the addresses given (espTo), so ESP to others is left alone.
+  it('plain ESP: tapped; dropped before the kernel for espTo addresses only', async () => {
+    const espPacket = (dst: string, seq: number): Buffer => {
+      const body = Buffer.alloc(40);
+      body.writeUInt32BE(0x1001, 0); // SPI
+      body.writeUInt32BE(seq, 4);
+      const p = udp6Packet(COA, dst, 1, 2, Buffer.alloc(0));
+      const out = Buffer.concat([p.subarray(0, 40), body]);
+      out[6] = 50;
+      out.writeUInt16BE(body.length, 4);
+      return out;
+    };
+    const OTHER = 'fd00:1::c';
+    await tb.exec('mip-ha', ['ip', 'addr', 'add', `${OTHER}/64`, 'dev', 'd6ha', 'nodad'], { check: true });
+    await tb.exec('mip-mn', ['ip', 'neigh', 'replace', OTHER, 'lladdr', '02:00:00:00:01:0b', 'dev', 'd6mn', 'nud', 'permanent'], { check: true });
+    expect(() => installMipIngressDrop({ ifname: 'd6ha', netns: ha.path, espTo: ['10.0.0.1'] })).toThrow(/not an IPv6 address/);
+    installMipIngressDrop({ ifname: 'd6ha', netns: ha.path, espTo: [HA] });
+    const mnCap = paramProblemCapture('d6mn', mn.path);
+    try {
+      mnIo.send([espPacket(HA, 1), espPacket(HA, 2)]);
+      await until(() => atHa.length >= 2, 5000, 'tapped ESP');
+      await sleep(300);
+      expect(atHa.map((p) => p[6])).toEqual([50, 50]);
+      expect(mnCap.got).toEqual([]); // dropped before the kernel
+      mnIo.send([espPacket(OTHER, 3)]);
+      await until(() => atHa.length >= 3 && mnCap.got.length >= 1, 5000, 'ESP to another address: tapped, and the kernel answers');
+    } finally {
+      mnCap.close();
+      removeMipIngressDrop({ ifname: 'd6ha', netns: ha.path });
+    }
+  });
+
   it('nft failures name the interface and carry nft’s message', () => {
     let err: NftError | undefined;
     try {

@@ -4,6 +4,7 @@
 export { DEFAULT_BATCH_SIZE, type Device, type PacketBatchHandler } from './device.js';
 export { DSMIP_UDP_PORT, type Bind, type DatagramBatchHandler, type OutgoingDatagram, type ReceivedDatagram } from './bind.js';
 export type { MipPacketIo } from './mipio.js';
+export { plainEspDevice } from './plain-esp.js';
 export type { EdgeCounters } from './counters.js';
 export { isMipPacket, MIP_FILTER_OPTION_WALK } from './mipfilter.js';
 export { openTun, TunDevice, type TunOptions } from './tun.js';

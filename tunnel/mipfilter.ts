@@ -10,6 +10,7 @@ const HAO = 0xc9;
 
 /**
  * True for an IPv6 packet whose FIRST extension header is
+ *  - ESP (plain ESP between an MN at home and its HA), or
  *  - a Routing header of type 2, or
  *  - a Destination Options header with a Home Address option: `c9 10` at octet 46 (the standard
  *    24-octet form after PadN 01 02 00 00, which nft.ts drops), or option type 0xC9 among the
@@ -21,6 +22,7 @@ export function isMipPacket(p: Uint8Array): boolean {
   if (p.length < 40 || p[0] >> 4 !== 6) return false;
   const nh = p[6];
   if (nh === IpProto.ROUTING) return p.length > 42 && p[42] === 2;
+  if (nh === IpProto.ESP) return true; // plain ESP: an MN at home and its HA (no HAO / RH2)
   if (nh !== IpProto.DSTOPTS) return false;
   if (p.length < 48) return false; // BPF's load of octets 46..47 fails: the program rejects
   if (p[46] === HAO && p[47] === 0x10) return true;
