@@ -54,6 +54,8 @@ export interface HomeAgentOptions {
   randomFill?: RandomFill;
   /** Binding cache capacity (registration answers 130 beyond it). Default unbounded. */
   cacheCapacity?: number;
+  /** Told after the cache changed (a binding created, updated, deleted or expired), so the home link follows at once. */
+  onBindingChange?: (hoa: string) => void;
 }
 
 export interface HomeAgentCounters {
@@ -286,6 +288,7 @@ export class HomeAgent {
       this.previousCoa.delete(canonicalIp(hoa));
     }
     this.rearmExpiry();
+    if (res.change === 'created' || res.change === 'updated' || res.change === 'deleted') this.opts.onBindingChange?.(hoa);
 
     if (!res.send) return;
     // The BA goes back the way the BU came: to its source CoA (through the NAT for UDP), or plain.
@@ -378,7 +381,10 @@ export class HomeAgent {
   private onExpiry(): void {
     this.expiryTimer = null;
     this.expiryAt = null;
-    for (const e of expireBindings(this.state, this.opts.now())) this.udpEndpoints.delete(e.hoa);
+    for (const e of expireBindings(this.state, this.opts.now())) {
+      this.udpEndpoints.delete(e.hoa);
+      this.opts.onBindingChange?.(e.hoa);
+    }
     this.rearmExpiry();
   }
 }

@@ -18,7 +18,7 @@ export interface HaDaemonOptions {
   configFile: string;
   /** TUN name. Default dsmip6ha0. */
   tunName?: string;
-  /** Binding-cache poll period, ms. Default 100. */
+  /** Binding-cache poll period, ms (a safety net: changes are followed as the agent reports them). Default 1000. */
   pollMs?: number;
   log?: (line: string) => void;
 }
@@ -90,7 +90,20 @@ export class HaDaemon {
       await homeLink.cleanup().catch((e: unknown) => this.log(`homelink cleanup failed: ${(e as Error).message}`));
     });
 
-    const agent = new HomeAgent({ config: cfg, device: tun, mipIo, plainIpv6, ...(bind ? { bind } : {}), now: () => Date.now(), scheduler: wallClockScheduler });
+    // The cache is compared on every change the agent reports (and on a slow poll as a safety net),
+    // so the proxy entries and TUN routes follow a binding within milliseconds: packets for a HoA
+    // that arrive between a deregistration and its route removal are dropped as 'no-binding'.
+    let check: () => void = () => {};
+    const agent = new HomeAgent({
+      config: cfg,
+      device: tun,
+      mipIo,
+      plainIpv6,
+      ...(bind ? { bind } : {}),
+      now: () => Date.now(),
+      scheduler: wallClockScheduler,
+      onBindingChange: () => queueMicrotask(() => check()),
+    });
     this.agent = agent;
     this.teardown.push(() => agent.close());
 
@@ -101,7 +114,7 @@ export class HaDaemon {
     };
     const describe = (b: BindingEntry) =>
       `${b.hoa} -> ${b.coa}${b.udp ? ' (udp' + (b.natAddress ? `, nat ${b.natAddress}:${b.natPort}` : '') + ')' : ''}${b.ipv4Hoa ? ` ipv4Hoa ${b.ipv4Hoa}` : ''} lifetime ${b.lifetimeSeconds}s seq ${b.sequence}`;
-    const check = () => {
+    check = () => {
       const now = new Map<string, BindingEntry>();
       for (const b of agent.cache.snapshot()) now.set(b.hoa, b);
       for (const [hoa, b] of now) {
@@ -129,7 +142,7 @@ export class HaDaemon {
         });
       }
     };
-    this.poll = setInterval(check, this.opts.pollMs ?? 100);
+    this.poll = setInterval(check, this.opts.pollMs ?? 1000);
     this.teardown.push(async () => {
       if (this.poll) clearInterval(this.poll);
       this.poll = null;

@@ -197,7 +197,7 @@ export function processHomeRegistration(input: RegistrationInput, state: HaState
   if (input.outer) {
     const outerAddr = canon(input.outer.address);
     const c: Ipv4CoaOption | undefined = findOpt(bu.options, 'Ipv4Coa');
-    let natOpt: NatDetectionOption;
+    let natOpt: NatDetectionOption | undefined;
     // Without an IPv4 CoA option there is nothing to compare the outer source with; a BU that came
     // over IPv4 must then be answered at its outer address, which is what NAT handling does.
     if (!c || canon(c.address) !== outerAddr) {
@@ -206,9 +206,12 @@ export function processHomeRegistration(input: RegistrationInput, state: HaState
       natOpt = { kind: 'NatDetection', f: false, refreshTime: config.natRefreshSeconds ?? Dsmip.NAT_KEEPALIVE_TIMEOUT };
     } else {
       udp = bu.flags.F || config.forceUdp === true;
-      natOpt = { kind: 'NatDetection', f: config.forceUdp === true, refreshTime: Dsmip.NO_REFRESH };
+      // No NAT: the option is only needed to tell the MN that this HA forces UDP (F); otherwise it
+      // is left out, and its absence tells the MN there is no NAT (RFC 5555 §4.2; issue 5 wants
+      // NAT Detection on BAs behind a NAT only).
+      if (config.forceUdp === true) natOpt = { kind: 'NatDetection', f: true, refreshTime: Dsmip.NO_REFRESH };
     }
-    options.push(natOpt);
+    if (natOpt) options.push(natOpt);
   }
 
   const next: BindingEntry = {

@@ -248,7 +248,8 @@ export class HomeRegistration {
     b.refreshAt = granted > 0 ? refresh : null;
     const action: RegistrationAction = { kind: 'registered', coa: { ...coa }, lifetime: granted };
     if (b.ipv4Hoa?.assigned !== undefined) action.ipv4Hoa = b.ipv4Hoa.assigned;
-    if (nat) action.nat = { ...b.nat };
+    // Over IPv4 the NAT state is always news (no option 31 = no NAT); over IPv6 only when the HA said something.
+    if (nat || coa.family === 4) action.nat = { ...b.nat };
     out.push(action);
   }
 

@@ -239,7 +239,8 @@ describe('movement and return home', () => {
       [11000, 2002, 'udp4'],
       [13000, 2003, 'udp4'],
     ]);
-    expect(reg.handle(ba(2003), 14000)).toContainEqual({ kind: 'registered', coa: COA4, lifetime: 400 });
+    // A BA over IPv4 without option 31: no NAT, and the node is told so (its NAT state may have said otherwise before).
+    expect(reg.handle(ba(2003), 14000)).toContainEqual({ kind: 'registered', coa: COA4, lifetime: 400, nat: { natDetected: false, forceUdp: false } });
 
     const a2 = reg.handle({ kind: 'coa-changed', coa: null, home: true }, 20000);
     const [d] = sendsOf(a2);

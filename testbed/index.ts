@@ -29,6 +29,7 @@ export {
   type NatSpec,
   type RateSpec,
 } from './spec.js';
+export { captureLinks, capturePoints, type CapturePoint, type CaptureFile, type CaptureOptions, type LinkCapture } from './capture.js';
 export { PROJECT, PROJECT_TOPOLOGY, PROJECT_ENDS, PROJECT_NAT_UDP_TIMEOUT_S } from './project.js';
 export { sweep, listRuns, removeRun, type RunInfo, type SweepOptions, type SweepResult } from './sweep.js';
 export { DEFAULT_STATE_DIR, readStates, type RunState } from './state.js';

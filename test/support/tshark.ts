@@ -1,8 +1,27 @@
 // Runs tshark over a pcap with ESP decryption and DSMIPv6's UDP 4191 decoded as IPv6, and
 // returns each packet's fields flattened to name -> values. tshark is the independent judge.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 
 export type Fields = Map<string, string[]>;
+
+/**
+ * Like tsharkFields, without blocking the event loop (a test's child processes keep running), and
+ * with the ESP options given whole (config/wireshark.ts tsharkEspArgs) plus any `extraArgs`.
+ */
+export function tsharkFieldsAsync(pcapPath: string, espArgs: readonly string[] = [], extraArgs: readonly string[] = []): Promise<Fields[]> {
+  const args = ['-r', pcapPath, '-T', 'json', '--no-duplicate-keys', '-d', 'udp.port==4191,ipv6', ...espArgs, ...extraArgs];
+  return new Promise((resolve, reject) => {
+    execFile('tshark', args, { encoding: 'utf8', maxBuffer: 512 << 20 }, (err, out, stderr) => {
+      if (err) return reject(new Error(`tshark ${args.join(' ')}: ${err.message}\n${stderr}`));
+      try {
+        const packets = JSON.parse(out) as { _source: { layers: unknown } }[];
+        resolve(packets.map((p) => flatten(p._source.layers, new Map())));
+      } catch (e) {
+        reject(new Error(`tshark ${pcapPath}: output is not JSON: ${(e as Error).message}`));
+      }
+    });
+  });
+}
 
 /** `-o uat:esp_sa:` records (Wireshark's esp_sa format) enable ESP decryption and ICV checks. */
 export function tsharkFields(pcapPath: string, espSa: readonly string[] = []): Fields[] {
