@@ -4,12 +4,15 @@
 // checking every echoed byte. The connections open while the MN is at home (home0, no tunnel); the
 // MN then moves home -> v6net0 -> v4net0 -> natnet0 -> (NAT conntrack flushed) -> v6net0 -> home,
 // and both connections must survive each move, without reset or corruption, with progress
-// resuming within MOVE_BOUND_MS of the move. tb.destroy() (afterAll) kills the
-// daemons and the two scripts even when a step fails. Needs root and a built dist/ (built here).
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT, Testbed, PROJECT_TOPOLOGY } from '../testbed/index.js';
+// resuming within MOVE_BOUND_MS of the move. Every link is recorded for the whole run and tshark
+// judges it at the end (test/support/roaming-wire.ts). afterAll tears the testbed down, which
+// kills the daemons and the two scripts even when a step fails. Needs root (dist/ is built when stale).
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PROJECT, type Testbed } from '../testbed/index.js';
+import { startDaemons, type Daemons } from './support/daemons.js';
+import { RoamingWire } from './support/roaming-wire.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const P = PROJECT;
@@ -89,10 +92,19 @@ type Streams = Record<'v6' | 'v4', StreamState>;
 
 describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every move (root)', () => {
   let tb: Testbed | undefined;
-  let ha: ChildProcess | undefined;
-  let mn: ChildProcess | undefined;
+  let d: Daemons | undefined;
   let client: ChildProcess | undefined;
-  const logs = { ha: '', mn: '', server: '', client: '' };
+  const wire = new RoamingWire('e2e-netns-tcp');
+  const logs = {
+    get ha(): string {
+      return d?.logs.ha ?? '';
+    },
+    get mn(): string {
+      return d?.logs.mn ?? '';
+    },
+    server: '',
+    client: '',
+  };
   const events: string[] = [];
   let last: Streams | undefined;
   /** Per stage: ms from the move until both streams passed MARGIN more bytes, and the longest stall of each. */
@@ -113,7 +125,7 @@ describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every mov
     }
   }
 
-  function collect(name: keyof typeof logs, c: ChildProcess): void {
+  function collect(name: 'server' | 'client', c: ChildProcess): void {
     c.stdout?.on('data', (b: Buffer) => (logs[name] += b.toString()));
     c.stderr?.on('data', (b: Buffer) => (logs[name] += b.toString()));
   }
@@ -169,22 +181,24 @@ describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every mov
   }
 
   beforeAll(async () => {
-    if (!existsSync('dist/cli/main.js') || process.env.E2E_BUILD !== '0') spawnSync('node_modules/.bin/tsc', ['-p', 'tsconfig.json'], { stdio: 'ignore' });
-    tb = await Testbed.create(PROJECT_TOPOLOGY);
-    await tb.linkDown('mn', P.mn.ifaces.v6net);
-    await tb.linkDown('mn', P.mn.ifaces.v4net);
-    await tb.linkDown('mn', P.mn.ifaces.natnet);
-    ha = tb.spawn('ha', [process.execPath, 'dist/cli/main.js', 'ha', '--config', 'test/fixtures/e2e-ha.json']);
-    collect('ha', ha);
-    await waitFor('ha started', () => /ha: started/.test(logs.ha) || ha!.exitCode !== null);
-    if (ha.exitCode !== null) throw new Error(`ha exited ${ha.exitCode}:\n${logs.ha}`);
-    mn = tb.spawn('mn', [process.execPath, 'dist/cli/main.js', 'mn', '--config', 'test/fixtures/e2e-mn.json']);
-    collect('mn', mn);
+    // The MN starts at home; every link is recorded from before the MN starts to the end.
+    d = await startDaemons({ mnStartIface: P.mn.ifaces.home, beforeMn: (t) => wire.start(t) });
+    tb = d.tb;
   });
 
   afterAll(async () => {
     if (process.env.E2E_VERBOSE) process.stderr.write(`e2e-netns-tcp interruptions (ms after the old link went down): ${JSON.stringify(interruptions)}\n${dump()}\n`);
-    await tb?.destroy();
+    try {
+      await wire.finish();
+    } finally {
+      await d?.destroy();
+    }
+  });
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      wire.failed = true;
+    });
   });
 
   it('at home (no binding, no tunnel): the CN opens TCP to both HoAs and the echoed streams match', async () => {
@@ -306,5 +320,12 @@ describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every mov
     await new Promise((r) => setTimeout(r, 1000));
     healthy();
     for (const k of ['v6', 'v4'] as const) expect(last![k].echoed).toBeGreaterThan(4 * MARGIN);
+  });
+
+  it('on the wire of the whole run (tshark, the MN\'s keys): nothing malformed, every ICV good, HAO/RH2, UDP 4191 + IPv4 CoA, NAT Detection only behind the NAT, TCP decrypted on every network', async () => {
+    const v = await wire.judge({ mnConfig: 'test/fixtures/e2e-mn.json', visited: ['v6net', 'v4net', 'natnet', 'home'], data: 'tcp' });
+    if (process.env.E2E_VERBOSE) process.stderr.write(`e2e-netns-tcp wire: ${v.packets} packets on ${v.links} links; tshark warnings:\n  ${v.warnings.join('\n  ')}\n`);
+    for (const [check, list] of Object.entries(v.violations)) expect(list, `${check}\n${v.hint}`).toEqual([]);
+    expect(v.packets).toBeGreaterThan(1000);
   });
 });
