@@ -5,6 +5,7 @@ import { registerCheckConfig } from './check-config.js';
 import { registerDecode } from './decode.js';
 import { registerHa } from './ha.js';
 import { registerMn } from './mn.js';
+import { registerStatus } from './status.js';
 import { registerTestbed } from './testbed.js';
 
 // `dsmip6 decode ... | head` closes our stdout early: that is the reader's choice, not an error.
@@ -30,6 +31,7 @@ registerCheckConfig(program);
 registerTestbed(program);
 registerHa(program);
 registerMn(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);

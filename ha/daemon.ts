@@ -8,7 +8,9 @@ import { loadHaConfig } from '../config/index.js';
 import type { HaConfig } from '../config/schema.js';
 import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
+import { ControlServer, HA_SOCKET } from '../common/control.js';
 import { HomeAgent } from './agent.js';
+import { haControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
 import type { BindingEntry } from './bcache.js';
 import { HomeLink } from './homelink.js';
@@ -18,6 +20,8 @@ export interface HaDaemonOptions {
   configFile: string;
   /** TUN name. Default dsmip6ha0. */
   tunName?: string;
+  /** Control socket for `dsmip6 status` (root only, 0600). Default /run/dsmip6/ha.sock. */
+  controlSocket?: string;
   /** Binding-cache poll period, ms (a safety net: changes are followed as the agent reports them). Default 1000. */
   pollMs?: number;
   log?: (line: string) => void;
@@ -59,6 +63,17 @@ export class HaDaemon {
     // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
     // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
     // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
+    // The control socket first: it is also the single-instance lock, so a second HA on the same
+    // socket stops before it touches the TUN, nftables or the home link.
+    const control = await ControlServer.listen(
+      this.opts.controlSocket ?? HA_SOCKET,
+      (req) => {
+        if (!this.agent) throw new Error('still starting');
+        return haControlHandler(this.agent, () => Date.now())(req);
+      },
+      { name: 'ha' },
+    );
+    this.teardown.push(() => control.close());
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.teardown.push(() => tun.close());
 

@@ -15,7 +15,9 @@ import type { CareOfAddress } from './bul.js';
 import { MnHomeLink } from './homelink.js';
 import { homeInterface, type MovementConfig } from './movement.js';
 import { NetWatch } from './netwatch.js';
+import { ControlServer, MN_SOCKET } from '../common/control.js';
 import { MobileNode } from './node.js';
+import { mnControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
 import { Teardown } from '../common/teardown.js';
 
@@ -27,6 +29,8 @@ export interface MnDaemonOptions {
   table?: number;
   /** Priority of the "from HoA" rules (must come before the host's own per-source rules). Default 900. */
   rulePriority?: number;
+  /** Control socket for `dsmip6 status` (root only, 0600). Default /run/dsmip6/mn.sock. */
+  controlSocket?: string;
   /** Home prefix length for movement detection. Default 64 (the HoA's /64). */
   homePrefixLength?: number;
   log?: (line: string) => void;
@@ -115,6 +119,16 @@ export class MnDaemon {
     // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
     // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
     // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
+    // The control socket first: it is also the single-instance lock (see ha/daemon.ts).
+    const control = await ControlServer.listen(
+      this.opts.controlSocket ?? MN_SOCKET,
+      (req) => {
+        if (!this.node) throw new Error('still starting');
+        return mnControlHandler(this.node, () => Date.now())(req);
+      },
+      { name: 'mn' },
+    );
+    this.teardown.push(() => control.close());
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.teardown.push(() => tun.close());
     // The HoA lives on the TUN; whatever the applications send from it goes into the TUN.

@@ -35,13 +35,19 @@ export interface CaptureOptions {
   snaplen?: number;
   /** How long stop() waits before signalling, so the last packets reach the files (ms); default 1000. */
   settleMs?: number;
+  /** Record these points instead of every link (capturePoints). */
+  points?: readonly CapturePoint[];
+  /** A capture filter (pcap syntax) for every point. */
+  filter?: string;
+  /** The file name (inside `dir`) for each point; default `<NN>-<link>.pcap`. */
+  fileName?: (point: CapturePoint, index: number) => string;
 }
 
 export interface LinkCapture {
   readonly dir: string;
   readonly points: readonly CapturePoint[];
-  /** Ends every dumpcap (SIGINT, so it flushes and closes its file; SIGKILL after 5 s) and returns the files. Idempotent. */
-  stop(): Promise<CaptureFile[]>;
+  /** Ends every dumpcap (SIGINT, so it flushes and closes its file; SIGKILL after 5 s) and returns the files. Idempotent. `settleMs` overrides the option. */
+  stop(settleMs?: number): Promise<CaptureFile[]>;
 }
 
 const STOP_GRACE_MS = 5000;
@@ -74,16 +80,17 @@ export function capturePoints(tb: Testbed, opts: Pick<CaptureOptions, 'end'> = {
 export async function captureLinks(tb: Testbed, dir: string, opts: CaptureOptions = {}): Promise<LinkCapture> {
   const dumpcap = tool('dumpcap');
   mkdirSync(dir, { recursive: true });
-  const points = capturePoints(tb, opts);
+  const points = opts.points ?? capturePoints(tb, opts);
   const running: { point: CapturePoint; file: string; child: ChildProcess; stderr: () => string; ended: () => boolean; exited: Promise<void> }[] = [];
   const killAll = () => {
     for (const r of running) if (!r.ended()) r.child.kill('SIGKILL');
   };
   try {
     points.forEach((point, i) => {
-      const file = join(dir, `${String(i).padStart(2, '0')}-${point.link.replace(/[^A-Za-z0-9_.-]+/g, '_')}.pcap`);
+      const file = join(dir, opts.fileName?.(point, i) ?? `${String(i).padStart(2, '0')}-${point.link.replace(/[^A-Za-z0-9_.-]+/g, '_')}.pcap`);
       const argv = [dumpcap, '-q', '-P', '-i', point.ifname, '-w', file];
       if (opts.snaplen) argv.push('-s', String(opts.snaplen));
+      if (opts.filter) argv.push('-f', opts.filter);
       const child = tb.spawn(point.host, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       let ended = false;
@@ -120,9 +127,9 @@ export async function captureLinks(tb: Testbed, dir: string, opts: CaptureOption
   }
 
   let stopping: Promise<CaptureFile[]> | undefined;
-  const stop = (): Promise<CaptureFile[]> =>
+  const stop = (settleMs?: number): Promise<CaptureFile[]> =>
     (stopping ??= (async () => {
-      await new Promise((r) => setTimeout(r, opts.settleMs ?? DEFAULT_SETTLE_MS));
+      await new Promise((r) => setTimeout(r, settleMs ?? opts.settleMs ?? DEFAULT_SETTLE_MS));
       // Which ones ended before we asked (e.g. their device was deleted): their files may be short.
       const early = new Set(running.filter((r) => r.ended()));
       for (const r of running) if (!early.has(r)) r.child.kill('SIGINT');

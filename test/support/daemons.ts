@@ -8,9 +8,11 @@
 //   const d = await startDaemons({ mnStartIface: 'v6net0' });
 //   try { await d.waitForLog('ha', /binding created/); } finally { await d.destroy(); }
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { PROJECT, PROJECT_TOPOLOGY, Testbed } from '../../testbed/index.js';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { controlRequest } from '../../common/control.js';
+import { basename, dirname, join } from 'node:path';
+import { captureLinks, PROJECT, PROJECT_TOPOLOGY, Testbed } from '../../testbed/index.js';
 
 /** The project root (this file is test/support/daemons.ts). */
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -95,8 +97,8 @@ export interface LogMatch {
 export interface Capture {
   file: string;
   /**
-   * Stops dumpcap (SIGTERM) and waits until it has closed the file. dumpcap reads the kernel's ring
-   * in blocks and does not drain it on SIGTERM: packets of the last ~second may be missing, so it
+   * Stops dumpcap (SIGINT) and waits until it has closed the file. dumpcap reads the kernel's ring
+   * in blocks and does not drain it on a signal: packets of the last ~second may be missing, so it
    * first waits `settleMs` (default 1500).
    */
   stop(settleMs?: number): Promise<void>;
@@ -116,6 +118,10 @@ export interface Daemons {
   waitForLog(name: DaemonName, pattern: RegExp | string, opts?: { after?: number; timeoutMs?: number }): Promise<LogMatch>;
   /** Both logs, labelled, for error messages. */
   dumpLogs(): string;
+  /** Each daemon's control socket (a private path per run, so test files can run side by side). */
+  readonly sockets: Record<DaemonName, string>;
+  /** `{"cmd":"status"}` on a daemon's control socket: what `dsmip6 status --json` prints. */
+  status(name: DaemonName): Promise<unknown>;
   /** Starts dumpcap on an interface of a host (resolves once it captures); destroy() stops it too. */
   capture(host: string, ifname: string, file: string, filter?: string): Promise<Capture>;
   /** SIGTERM to the MN, then the HA; waits for both to exit and returns their exit codes (null: killed by a signal). */
@@ -205,47 +211,40 @@ export async function startDaemons(opts: StartOptions = {}): Promise<Daemons> {
   };
 
   const capture = async (host: string, ifname: string, file: string, filter?: string): Promise<Capture> => {
-    // -P: classic pcap; -q: no packet counts. dumpcap writes "Capturing on '<if>'" when it is capturing.
-    const argv = ['dumpcap', '-q', '-P', '-i', ifname, '-w', file, ...(filter ? ['-f', filter] : [])];
-    const c = tb.spawn(host, argv);
-    let err = '';
-    c.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-    c.stdout?.resume();
-    const deadline = Date.now() + 10_000;
-    while (!/Capturing on/.test(err)) {
-      if (c.exitCode !== null || c.signalCode !== null) throw new Error(`dumpcap on ${host}/${ifname} exited ${c.exitCode}: ${err}`);
-      if (Date.now() > deadline) throw new Error(`dumpcap on ${host}/${ifname} did not start: ${err}`);
-      await sleep(20);
-    }
+    const one = await captureLinks(tb, dirname(file), { points: [{ link: `${host}/${ifname}`, host, ifname }], fileName: () => basename(file), ...(filter ? { filter } : {}) });
     const cap: Capture = {
       file,
       stop: async (settleMs = 1500) => {
         if (!captures.has(cap)) return;
         captures.delete(cap);
-        if (settleMs > 0) await sleep(settleMs);
-        if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-        await exited(c, 10_000).catch(() => c.kill('SIGKILL'));
+        await one.stop(settleMs);
       },
     };
     captures.add(cap);
     return cap;
   };
 
+  // Unix sockets are not per network namespace: each run gets its own directory.
+  const socketDir = mkdtempSync(join(tmpdir(), 'dsmip6-e2e-ctl-'));
+  const sockets: Record<DaemonName, string> = { ha: join(socketDir, 'ha.sock'), mn: join(socketDir, 'mn.sock') };
+  const status = (name: DaemonName): Promise<unknown> => controlRequest(sockets[name], { cmd: 'status' });
+
   let destroyed: Promise<void> | undefined;
   const destroy = (): Promise<void> =>
     (destroyed ??= (async () => {
       for (const cap of [...captures]) await cap.stop(0).catch(() => {});
       await tb.destroy();
+      rmSync(socketDir, { recursive: true, force: true });
     })());
 
   try {
     for (const ifname of Object.values(P.mn.ifaces)) if (ifname !== startIface) await tb.linkDown('mn', ifname);
-    const ha = tb.spawn('ha', [process.execPath, CLI, 'ha', '--config', join(ROOT, opts.haConfig ?? 'test/fixtures/e2e-ha.json')], { env });
+    const ha = tb.spawn('ha', [process.execPath, CLI, 'ha', '--config', join(ROOT, opts.haConfig ?? 'test/fixtures/e2e-ha.json'), '--socket', sockets.ha], { env });
     procs.ha = ha;
     collect('ha', ha);
     await waitForLog('ha', /ha: started/, { timeoutMs: opts.haStartTimeoutMs ?? 15_000 });
     if (opts.beforeMn) await opts.beforeMn(tb, capture);
-    const mn = tb.spawn('mn', [process.execPath, CLI, 'mn', '--config', join(ROOT, opts.mnConfig ?? 'test/fixtures/e2e-mn.json')], { env });
+    const mn = tb.spawn('mn', [process.execPath, CLI, 'mn', '--config', join(ROOT, opts.mnConfig ?? 'test/fixtures/e2e-mn.json'), '--socket', sockets.mn], { env });
     procs.mn = mn;
     collect('mn', mn);
 
@@ -258,6 +257,8 @@ export async function startDaemons(opts: StartOptions = {}): Promise<Daemons> {
       waitFor,
       waitForLog,
       dumpLogs,
+      sockets,
+      status,
       capture,
       stop: async (timeoutMs = 10_000) => {
         const out: Record<DaemonName, number | null> = { ha: null, mn: null };
