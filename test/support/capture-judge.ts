@@ -139,18 +139,21 @@ export function checkNoErrors(facts: readonly PacketFacts[]): string[] {
   return facts.filter((p) => p.errors.length).map((p) => `${where(p)}: ${p.errors.join('; ')}`);
 }
 
-/** True when the ESP of `p` is the quoted start of another packet inside an ICMP error (truncated by design, RFC 792 / RFC 4443 §2.4). */
-export function espQuotedInIcmpError(p: PacketFacts): boolean {
-  const esp = p.protocols.indexOf('esp');
+/**
+ * True when `p` is an ICMP error quoting another packet (RFC 792, RFC 4443 §2.4): what tshark finds
+ * after the ICMP header is a truncated copy of a packet sent earlier (its ESP cannot verify, and its
+ * headers describe that packet, not this one), so the checks judge the original instead.
+ */
+export function quotesPacketInIcmpError(p: PacketFacts): boolean {
   const icmp = p.protocols.findIndex((x) => x === 'icmp' || x === 'icmpv6');
-  return esp >= 0 && icmp >= 0 && icmp < esp;
+  return icmp >= 0 && p.protocols.slice(icmp + 1).some((x) => x === 'ip' || x === 'ipv6');
 }
 
 /** Every ESP header decrypted by tshark with a good ICV (ESP quoted in an ICMP error is a truncated copy: not judged). */
 export function checkEspGood(facts: readonly PacketFacts[]): string[] {
   const out: string[] = [];
   for (const p of facts) {
-    if (espQuotedInIcmpError(p)) continue;
+    if (quotesPacketInIcmpError(p)) continue;
     for (const e of p.esp) {
       if (e.icv !== 'good' || !e.decrypted) out.push(`${where(p)}: ESP spi 0x${e.spi.toString(16)} icv ${e.icv}${e.decrypted ? '' : ', not decrypted'}`);
     }

@@ -22,6 +22,7 @@ import {
   MH_BA,
   MH_BU,
   NATD_NO_NAT,
+  quotesPacketInIcmpError,
   tsharkCommandHint,
   where,
   type PacketFacts,
@@ -81,7 +82,10 @@ export class RoamingWire {
     const files = await this.stop();
     const cfg = loadMnConfig(exp.mnConfig);
     const sas = mnWiresharkEspSas(cfg);
-    const facts = await judgeCaptures(files, sas);
+    const all = await judgeCaptures(files, sas);
+    // ICMP errors quote earlier packets (after a link went down, or a NAT mapping was flushed): the
+    // originals are judged, the truncated copies only for being well-formed.
+    const facts = all.filter((p) => !quotesPacketInIcmpError(p));
     const onLink = (ifname: string) => facts.filter((p) => p.link.includes(`mn/${ifname}`) && !p.link.startsWith(`${P.homeLan}:`));
     const homeLan = facts.filter((p) => p.link.startsWith(`${P.homeLan}:`));
     const sample = files.find((f) => f.link.includes(`mn/${P.mn.ifaces.natnet}`))?.file ?? files[0]?.file ?? '';
@@ -125,17 +129,17 @@ export class RoamingWire {
     return {
       violations: {
         'links not captured': files.filter((f) => f.error).map((f) => `${f.link}: ${f.error}`),
-        'malformed packets or expert errors': checkNoErrors(facts),
+        'malformed packets or expert errors': checkNoErrors(all),
         'ESP that tshark could not verify': checkEspGood(facts),
         'signalling from/to the IPv6 CoA': checkIpv6CoaSignalling(facts, P.mn.coa6),
         'BUs from IPv4 CoAs': checkIpv4CoaBus(facts),
         'NAT Detection in BAs': checkNatDetection(facts, [P.nat.public4, P.mn.natPrivate4]),
         'expected traffic not seen': missing,
       },
-      packets: facts.length,
+      packets: all.length,
       links: files.length,
       hint,
-      warnings: facts.filter((p) => p.warnings.length).map((p) => `${where(p)}: ${p.warnings.join('; ')}`),
+      warnings: all.filter((p) => p.warnings.length).map((p) => `${where(p)}: ${p.warnings.join('; ')}`),
     };
   }
 }
