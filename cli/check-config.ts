@@ -12,9 +12,10 @@ export function registerCheckConfig(program: Command): void {
     .command('check-config')
     .summary('validate a home agent or mobile node configuration file')
     .description(
-      'Validates FILE as the daemons would load it and prints every problem with its field path.\n' +
-        'The role is taken from --role, else guessed from the file: a "mobileNodes" list means a home\n' +
-        'agent, a "hoa" field a mobile node. Exit status: 0 valid, 1 invalid or unreadable.',
+      'Validates FILE as the daemons would load it (fields, defaults, cross-field rules; not whether the ' +
+        'interfaces or addresses exist on this host) and prints every problem with its field path. ' +
+        'The role is taken from --role, else guessed from the file: a "mobileNodes" list means a home ' +
+        'agent, a "hoa" field a mobile node. Exit status: 0 valid, 1 invalid, unreadable or of unknown role.',
     )
     .argument('<file>', 'the JSON configuration file')
     .option('--role <role>', 'ha or mn (default: guessed from the file)')

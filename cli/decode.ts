@@ -13,10 +13,11 @@ export function registerDecode(program: Command): void {
     .command('decode')
     .summary('show the layers of packets (hex or pcap), decrypting ESP with given keys')
     .description(
-      'Prints each packet layer by layer: IPv4, UDP (port 4191 carries a whole IP packet, RFC 5555), IPv6 with its\n' +
-        'extension headers (Home Address option, type 2 routing header), ESP, and the Mobility Header with its\n' +
+      // One string per paragraph: commander wraps to the terminal, so a hard line break mid-sentence would show.
+      'Prints each packet layer by layer: IPv4, UDP (port 4191 carries a whole IP packet, RFC 5555), IPv6 with its ' +
+        'extension headers (Home Address option, type 2 routing header), ESP, and the Mobility Header with its ' +
         'options, verifying checksums. A decoding error is printed as the last layer with the octet it occurred at.\n\n' +
-        'Packets are raw IPv4 or IPv6 (hex arguments) or the records of a classic pcap file (raw IP, Ethernet or\n' +
+        'Packets are raw IPv4 or IPv6 (hex arguments) or the records of a classic pcap file (raw IP, Ethernet or ' +
         'Linux cooked). Exit status: 0 when every packet decoded, 2 when any had an error, 1 on bad usage or files.',
     )
     .argument('[hex...]', 'packets as hex (white space and ":" ignored)')

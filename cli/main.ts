@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerCheckConfig } from './check-config.js';
 import { registerDecode } from './decode.js';
+import { registerDemo } from './demo.js';
 import { registerHa } from './ha.js';
 import { registerMn } from './mn.js';
 import { registerStatus } from './status.js';
@@ -20,7 +21,7 @@ program
   .description(
     'Dual-Stack Mobile IPv6 (RFC 6275, RFC 5555) over a user-space RFC 4301 IPsec: a home agent (ha) ' +
       'and a mobile node (mn) that need no Mobile IPv6 and no ESP in the kernel, plus tools to decode ' +
-      'packets, check configurations and build the test network.',
+      "packets, check configurations, ask a running daemon for its state, build the test network and run the demo.",
   )
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
@@ -32,6 +33,7 @@ registerTestbed(program);
 registerHa(program);
 registerMn(program);
 registerStatus(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,6 +7,8 @@
 import { ALGORITHMS, ALGORITHM_NAMES, type AlgorithmName } from '../ipsec/algorithms.js';
 import { formatAddress, parseIPv4, parseIPv6 } from '../ipsec/addr.js';
 import { array, bool, Ctx, either, int, INVALID, join, object, oneOf, optional, required, Schema, show, str, withDefault } from './validate.js';
+import { LOG_DEFAULTS, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
+import { parseListen } from '../common/metrics.js';
 
 // ---- defaults -------------------------------------------------------------------------
 
@@ -35,6 +37,20 @@ export const MN_DEFAULTS = Object.freeze({
 });
 
 // ---- types ----------------------------------------------------------------------------
+
+/** The `log` block of either file. Absent: every field at its default. */
+export interface LogConfig {
+  /** 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'. Default LOG_DEFAULTS.level ('info'). */
+  readonly level: LogLevel;
+  /** 'auto' (pretty on a terminal, JSON lines otherwise), 'json' or 'pretty'. Default LOG_DEFAULTS.format ('auto'). */
+  readonly format: LogFormat;
+}
+
+/** The `metrics` block of either file. Absent: no metrics server. */
+export interface MetricsConfig {
+  /** Where GET /metrics (Prometheus text format) is served, 'host:port' or '[v6]:port', e.g. '127.0.0.1:9101'. No default: the block is opt-in. */
+  readonly listen: string;
+}
 
 /** One direction of a manually keyed ESP SA, as written in the file. Keys stay hex text here (frozen config). */
 export interface SaKeys {
@@ -97,6 +113,10 @@ export interface HaConfig {
   readonly forceUdp: boolean;
   /** The MNs this HA serves, each with its manual keys. */
   readonly mobileNodes: readonly HaMobileNode[];
+  /** Logging; absent: LOG_DEFAULTS. The command line's --log-level / --log-format override it. */
+  readonly log?: LogConfig;
+  /** Prometheus metrics; absent: none. The command line's --metrics overrides it. */
+  readonly metrics?: MetricsConfig;
 }
 
 export interface MnConfig {
@@ -117,6 +137,10 @@ export interface MnConfig {
   /** Interfaces to watch for care-of addresses. Default MN_DEFAULTS.interfaces ([]: all but loopback). */
   readonly interfaces: readonly string[];
   readonly keys: MobilityKeys;
+  /** Logging; absent: LOG_DEFAULTS. The command line's --log-level / --log-format override it. */
+  readonly log?: LogConfig;
+  /** Prometheus metrics; absent: none. The command line's --metrics overrides it. */
+  readonly metrics?: MetricsConfig;
 }
 
 // ---- field schemas --------------------------------------------------------------------
@@ -176,6 +200,18 @@ function inPrefix(addr: string, p: Prefix): boolean {
 
 const ifname = () =>
   str('an interface name', (s) => (/^[A-Za-z0-9_.:@-]{1,15}$/.test(s) ? undefined : `'${s}' is not an interface name (1-15 characters: letters, digits, _ . : @ -)`));
+
+const logConfig = object<LogConfig>({
+  level: withDefault(oneOf(LOG_LEVELS), LOG_DEFAULTS.level),
+  format: withDefault(oneOf(LOG_FORMATS), LOG_DEFAULTS.format),
+});
+
+const metricsConfig = object<MetricsConfig>({
+  listen: required(str("'host:port'", (s) => {
+    const r = parseListen(s);
+    return typeof r === 'string' ? r : undefined;
+  })),
+});
 
 const hexKey = () =>
   str('a key in hex', (s) => (/^([0-9a-fA-F]{2})*$/.test(s) ? undefined : `must be an even number of hex digits (no '0x', no separators), got ${show(s)}`));
@@ -257,6 +293,8 @@ export const haConfigSchema: Schema<HaConfig> = object<HaConfig>(
     natRefreshSeconds: withDefault(int(1, 0xfffffffe, 'seconds'), HA_DEFAULTS.natRefreshSeconds),
     forceUdp: withDefault(bool(), HA_DEFAULTS.forceUdp),
     mobileNodes: required(array(haMobileNode)),
+    log: optional(logConfig),
+    metrics: optional(metricsConfig),
   },
   (c, _path, ctx) => {
     const inHome = (a: string) => c.homePrefixes.some((p) => inPrefix(a, p));
@@ -297,6 +335,8 @@ export const mnConfigSchema: Schema<MnConfig> = object<MnConfig>(
     ipv4Hoa: withDefault(mnIpv4Hoa, MN_DEFAULTS.ipv4Hoa as string),
     interfaces: withDefault(array(ifname()), [...MN_DEFAULTS.interfaces]),
     keys: required(mobilityKeys),
+    log: optional(logConfig),
+    metrics: optional(metricsConfig),
   },
   (c, _path, ctx) => {
     if (c.hoa === c.haAddress) ctx.add('haAddress', `is the home address ${c.hoa}; give the HA's own address`);

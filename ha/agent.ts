@@ -3,9 +3,11 @@
 // Device facing the home network and correspondents, a Bind on UDP 4191 over IPv4, a MipPacketIo
 // for IPv6 packets with a HAO / RH2, and optionally a plain IPv6 path for ESP without either.
 // This file only plumbs: registration rules live in ha/registration.ts, the HoA<->CoA rewrite in
-// tunnel/mip6.ts, ESP in ipsec/. It must never read the wall clock (Date.now) or arm a timer of its
+// tunnel/mip6.ts, ESP in ipsec/, the gate in front of them (unknown SPIs, BU-SA rate limits) in
+// ha/ratelimit.ts. It must never read the wall clock (Date.now) or arm a timer of its
 // own (both are injected), never throw or log on the data plane (every drop is counted by reason),
-// and never change a binding except through processHomeRegistration on a BU that ESP authenticated.
+// and never change a binding except through processHomeRegistration on a BU that ESP authenticated
+// (restore() only puts back, after a restart, bindings such BUs made; ha/store.ts keeps them).
 //
 // Which edge carries what (HA side):
 //  - MipPacketIo: ALL IPv6 traffic with an IPv6 CoA. tunnel/mip6 puts a HAO (MN->HA) / RH2 (HA->MN)
@@ -32,6 +34,7 @@ import { fromCareOf, toMobile, type FromCareOfResult, type MobileBinding, type N
 import { NatRecord } from '../tunnel/natrecord.js';
 import { BindingCache, type BindingEntry } from './bcache.js';
 import { Ipv4Pool } from './ipv4pool.js';
+import { admit, BuRateLimiter, memoBindingSpi, type RateLimitOptions, type SpiView } from './ratelimit.js';
 import { expireBindings, processHomeRegistration, type HaRegistrationConfig, type HaState, type RegistrationResult } from './registration.js';
 
 import type { TimerScheduler } from '../common/timer.js';
@@ -56,6 +59,8 @@ export interface HomeAgentOptions {
   cacheCapacity?: number;
   /** Told after the cache changed (a binding created, updated, deleted or expired), so the home link follows at once. */
   onBindingChange?: (hoa: string) => void;
+  /** Limits on packets that would reach ESP verification under a BU SA (ha/ratelimit.ts); defaults there. */
+  rateLimit?: RateLimitOptions;
 }
 
 export interface HomeAgentCounters {
@@ -115,12 +120,15 @@ export class HomeAgent {
   readonly cache: BindingCache;
   readonly pool?: Ipv4Pool;
   readonly natRecord = new NatRecord();
+  /** Cheap rejection before crypto of forged-BU floods (ha/ratelimit.ts); drops count as 'rate-limited:*'. */
+  readonly limiter: BuRateLimiter;
   readonly counters: HomeAgentCounters = { buReceived: 0, buAccepted: 0, buRejected: {}, baSent: 0, toMobile: 0, fromMobile: 0, drops: {} };
 
   private readonly cfg: HaConfig;
   private readonly reg: HaRegistrationConfig;
   private readonly state: HaState;
   private readonly isBindingSpi: (spi: number) => boolean;
+  private readonly spiView: SpiView;
   private readonly recorder: NatRecorder;
   /** Last outer UDP source of an accepted BU per HoA: where UDP goes for an IPv4 CoA without a NAT. */
   private readonly udpEndpoints = new Map<string, { addr: string; port: number }>();
@@ -135,6 +143,7 @@ export class HomeAgent {
   constructor(private readonly opts: HomeAgentOptions) {
     this.cfg = opts.config;
     this.reg = toHaRegistrationConfig(opts.config);
+    this.limiter = new BuRateLimiter(opts.now, opts.rateLimit);
     this.engine = new IpsecEngine({ clock: opts.now, ...(opts.randomFill ? { randomFill: opts.randomFill } : {}) });
     applyKeying(this.engine, haKeying(opts.config));
     for (const mn of opts.config.mobileNodes) if (mn.ipv4Hoa !== undefined) this.ipv4Policies.add(mn.ipv4Hoa);
@@ -143,25 +152,97 @@ export class HomeAgent {
     if (p) this.pool = new Ipv4Pool(p.prefix, p.length, p.reserved);
     this.state = { cache: this.cache, ...(this.pool ? { pool: this.pool } : {}) };
     this.isBindingSpi = mobilitySpiPredicate(this.engine);
+    this.spiView = { known: (spi) => this.engine.getSA(spi) !== undefined, isBindingSpi: memoBindingSpi(this.isBindingSpi, opts.now) };
     this.recorder = { isBindingSpi: this.isBindingSpi, table: this.natRecord, clock: opts.now };
 
     opts.device.onBatch((packets) => {
       for (const p of packets) this.fromDevice(p);
     });
+    // Every wire edge passes the gate of ha/ratelimit.ts first (before any decoding).
     opts.mipIo?.onBatch((packets) => {
-      for (const p of packets) this.fromWire(fromCareOf(p, undefined, this.recorder));
+      for (const p of packets) {
+        const g = this.gate(p, () => this.outerSource(p));
+        if (g) this.fromWire(fromCareOf(p, undefined, this.recorder), g.from);
+      }
     });
     opts.plainIpv6?.onBatch((packets) => {
-      for (const p of packets) this.fromWire(fromCareOf(p, undefined, this.recorder));
+      for (const p of packets) {
+        const g = this.gate(p, () => this.outerSource(p));
+        if (g) this.fromWire(fromCareOf(p, undefined, this.recorder), g.from);
+      }
     });
     opts.bind?.onBatch((datagrams: readonly ReceivedDatagram[]) => {
-      for (const d of datagrams) this.fromWire(fromCareOf(d.data, { udp4: { srcAddr: d.srcAddr, srcPort: d.srcPort } }, this.recorder));
+      for (const d of datagrams) {
+        const g = this.gate(d.data, () => d.srcAddr);
+        if (g) this.fromWire(fromCareOf(d.data, { udp4: { srcAddr: d.srcAddr, srcPort: d.srcPort } }, this.recorder), g.from);
+      }
     });
   }
 
   /** A copy of the binding for `hoa` (IPv6 HoA), or undefined. */
   binding(hoa: string): BindingEntry | undefined {
     return this.cache.get(hoa);
+  }
+
+  /** Where UDP goes for `hoa`'s IPv4 CoA without a NAT (the outer source of its last accepted BU), if known. */
+  udpEndpoint(hoa: string): { addr: string; port: number } | undefined {
+    const u = this.udpEndpoints.get(canonicalIp(hoa));
+    return u && { ...u };
+  }
+
+  /**
+   * Puts back bindings a previous run saved (ha/store.ts), before traffic flows: each one not
+   * expired at now() returns to the cache with its UDP endpoint, its IPv4 HoA (pool and SPD
+   * entries) and the expiry timer, exactly as the run that accepted its BU left it. Nothing is sent
+   * and onBindingChange is not called (the caller follows the restored cache itself). These are
+   * bindings ESP-authenticated BUs created before, so the "only an accepted BU changes a binding"
+   * rule holds across the restart. A binding of a HoA the config no longer serves, or one the cache
+   * cannot take (capacity, an IPv4 HoA held by another), is refused with the reason.
+   */
+  restore(saved: readonly { entry: BindingEntry; udpEndpoint?: { addr: string; port: number } }[]): {
+    restored: BindingEntry[];
+    expired: BindingEntry[];
+    refused: { entry: BindingEntry; reason: string }[];
+  } {
+    const now = this.opts.now();
+    const restored: BindingEntry[] = [];
+    const expired: BindingEntry[] = [];
+    const refused: { entry: BindingEntry; reason: string }[] = [];
+    for (const { entry, udpEndpoint } of saved) {
+      if (entry.expiresAt <= now) {
+        expired.push(entry);
+        continue;
+      }
+      let hoa: string;
+      try {
+        hoa = canonicalIp(entry.hoa);
+      } catch {
+        refused.push({ entry, reason: 'not an IPv6 address' });
+        continue;
+      }
+      const mn = this.cfg.mobileNodes.find((m) => canonicalIp(m.hoa) === hoa);
+      if (!mn) {
+        refused.push({ entry, reason: 'no mobile node with this home address in the configuration' });
+        continue;
+      }
+      const v4 = entry.ipv4Hoa;
+      try {
+        if (v4 !== undefined && this.pool?.contains(v4) && this.pool.allocate(hoa, v4).status !== 0) throw new Error(`IPv4 HoA ${v4} not available in the pool`);
+        this.cache.set(entry);
+      } catch (e) {
+        if (v4 !== undefined && this.pool?.addressOf(hoa) === v4) this.pool.release(hoa);
+        refused.push({ entry, reason: (e as Error).message });
+        continue;
+      }
+      if (udpEndpoint) this.udpEndpoints.set(hoa, { ...udpEndpoint });
+      if (v4 !== undefined && !this.ipv4Policies.has(v4)) {
+        insertPolicies(this.engine, haIpv4HoaPolicies(mn, v4));
+        this.ipv4Policies.add(v4);
+      }
+      restored.push(this.cache.get(hoa)!);
+    }
+    this.rearmExpiry();
+    return { restored, expired, refused };
   }
 
   /** Stops reading from the edges and cancels the expiry timer (the edges themselves belong to the caller). */
@@ -182,14 +263,30 @@ export class HomeAgent {
 
   // ---- receive path: wire -> tunnel -> ipsec -> BU processing or the Device ------------------
 
-  private fromWire(fc: FromCareOfResult): void {
+  /** ha/ratelimit.ts's admit, its drop counted; undefined when dropped. Never throws. */
+  private gate(p: Uint8Array, source: () => string | undefined): { from?: string } | undefined {
+    try {
+      const g = admit(this.limiter, p, source, this.spiView);
+      if (g.drop === undefined) return g;
+      this.drop(g.drop);
+    } catch {
+      this.drop('internal-error');
+    }
+    return undefined;
+  }
+
+  /** `from`: the outer source the gate rate-limited this packet under (a BU SA's), trusted once ESP authenticates it. */
+  private fromWire(fc: FromCareOfResult, from?: string): void {
     try {
       if (!fc.ok) return this.drop(`tunnel:${fc.reason}`);
       const r = this.engine.inbound(fc.packet);
       if (!r.ok) return this.drop(`ipsec-in:${r.reason}`);
       // Anything the SPD let through in the clear (ND, ...) has no business on the MN's tunnel edges.
       if (r.spi === undefined) return this.drop('not-protected');
-      if (this.isBindingSpi(r.spi)) return this.onSignalling(fc, r.packet, r.spi);
+      if (this.isBindingSpi(r.spi)) {
+        if (from !== undefined) this.limiter.trust(r.spi, from);
+        return this.onSignalling(fc, r.packet, r.spi);
+      }
       this.onData(fc, r.packet);
     } catch {
       this.drop('internal-error');

@@ -1,10 +1,14 @@
 // The home agent daemon: HomeAgent (ha/agent.ts) on real edges in the namespace it runs in — a TUN
 // as its Device, an AF_PACKET/raw MipPacketIo on the public interface (behind the nft ingress drop),
 // UDP 4191 on the HA's IPv4 address — a real clock and setTimeout scheduler, and HomeLink duties
-// driven by the binding cache. HomeAgent has no binding-change hook, so the cache snapshot is
-// polled on a short timer (attach on new / changed CoA, detach when gone). Logs one line per
-// registration change to stderr. Clean shutdown on SIGINT / SIGTERM.
-import { loadHaConfig } from '../config/index.js';
+// driven by the binding cache, followed as the agent reports changes (and on a slow poll). Logs
+// (common/log.ts) one line per binding created / updated / deleted or expired, handover and NAT
+// change with hoa, coa, seq and status as fields, and a rate-limited line when drops or rejected BUs
+// rose; serves Prometheus metrics (ha/metrics.ts) when configured. Nothing here runs per packet.
+// Clean shutdown on SIGINT / SIGTERM.
+// Bindings and outbound ESP sequence high marks live in the state file (ha/store.ts): a restart,
+// kill -9 included, forwards for its MNs at once and never reuses a sequence number.
+import { haKeying, loadHaConfig } from '../config/index.js';
 import type { HaConfig } from '../config/schema.js';
 import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
@@ -15,6 +19,10 @@ import { wallClockScheduler } from '../common/timer.js';
 import type { BindingEntry } from './bcache.js';
 import { HomeLink } from './homelink.js';
 import { Teardown } from '../common/teardown.js';
+import { createLogger, DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
+import { MetricsServer, parseListen } from '../common/metrics.js';
+import { HaMetrics } from './metrics.js';
+import { HaStore } from './store.js';
 
 export interface HaDaemonOptions {
   configFile: string;
@@ -22,26 +30,69 @@ export interface HaDaemonOptions {
   tunName?: string;
   /** Control socket for `dsmip6 status` (root only, 0600). Default /run/dsmip6/ha.sock. */
   controlSocket?: string;
+  /**
+   * State file (ha/store.ts): bindings and outbound ESP sequence high marks, so a restart, kill -9
+   * included, resumes forwarding without new registrations and never reuses a sequence number.
+   * Absent: nothing is kept (in-process tests only; `dsmip6 ha` always passes one).
+   */
+  stateFile?: string;
   /** Binding-cache poll period, ms (a safety net: changes are followed as the agent reports them). Default 1000. */
   pollMs?: number;
-  log?: (line: string) => void;
+  /** Override the config's log block (the command line's --log-level / --log-format). */
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  /** A logger to use instead of one made from the config (tests). */
+  logger?: Logger;
+  /** Override the config's metrics.listen ('host:port'); 'off' serves none. */
+  metricsListen?: string;
+  /** Period of the drop / rejected-BU summary lines, ms. Default 10000. */
+  dropReportMs?: number;
+}
+
+/** Text of a metrics address for logs: IPv6 hosts in brackets. */
+function hostPort(a: { host: string; port: number }): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+/** '129 x2, 135 x1' / 'no-binding 12, ipsec-in:replay 1': the largest first. */
+function summary(delta: Record<string, number>, sep: string): string {
+  return Object.entries(delta)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k}${sep}${n}`)
+    .join(', ');
 }
 
 
 export class HaDaemon {
-  private readonly teardown = new Teardown((m) => this.log(m));
+  private readonly teardown = new Teardown((m) => this.log(m, {}, 'warn'));
   private poll: NodeJS.Timeout | null = null;
   private readonly known = new Map<string, string>();
+  /** The last entry seen per HoA: a deleted binding is told apart as expired or deregistered by it. */
+  private readonly lastEntry = new Map<string, BindingEntry>();
+  readonly logger: Logger;
+  /** Present when a metrics address is configured. */
+  metrics?: HaMetrics;
+  /** Where the metrics server listens (the port resolved when 0 was asked for). */
+  metricsAddress?: { host: string; port: number };
   private stopping: Promise<void> | null = null;
   agent!: HomeAgent;
+  private store: HaStore | undefined;
 
   private constructor(
     private readonly cfg: HaConfig,
     private readonly opts: HaDaemonOptions,
-  ) {}
+  ) {
+    this.logger = opts.logger ?? createLogger({ name: 'ha', level: opts.logLevel ?? cfg.log?.level, format: opts.logFormat ?? cfg.log?.format });
+  }
 
-  private log(line: string): void {
-    (this.opts.log ?? ((l: string) => process.stderr.write(`${new Date().toISOString()} ha: ${l}\n`)))(line);
+  /** One log line (never per packet); `fields` become JSON fields (hoa, coa, seq, status, ...). */
+  private log(line: string, fields: Record<string, unknown> = {}, level: 'info' | 'warn' | 'error' = 'info'): void {
+    this.logger[level](fields, line);
+  }
+
+  /** The process is about to stop on `signal` (the command line's handler logs it here). */
+  signal(signal: string): void {
+    this.log(`${signal}, shutting down`);
   }
 
   static async start(opts: HaDaemonOptions): Promise<HaDaemon> {
@@ -74,6 +125,26 @@ export class HaDaemon {
       { name: 'ha' },
     );
     this.teardown.push(() => control.close());
+    // The state file next, before the TUN, nftables or the home link are touched: one that cannot
+    // be used stops the start with its StateStoreError (naming the file and the fix).
+    if (this.opts.stateFile !== undefined) {
+      const st = new HaStore(this.opts.stateFile, { log: (l) => this.log(l) });
+      this.store = st;
+      this.teardown.push(() => st.close());
+    }
+    // Metrics right after the lock: a taken port stops the start before anything is set up.
+    const listen = this.opts.metricsListen ?? cfg.metrics?.listen;
+    if (listen !== undefined && listen !== 'off') {
+      const at = parseListen(listen);
+      if (typeof at === 'string') throw new Error(`metrics address: ${at}`);
+      const metrics = new HaMetrics(() => this.agent);
+      const server = await MetricsServer.listen(metrics.registry, at).catch((e: unknown) => {
+        throw new Error(`metrics: cannot listen on ${hostPort(at)}: ${(e as Error).message}`);
+      });
+      this.metrics = metrics;
+      this.metricsAddress = server.address;
+      this.teardown.push(() => server.close());
+    }
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.teardown.push(() => tun.close());
 
@@ -102,7 +173,7 @@ export class HaDaemon {
 
     const homeLink = new HomeLink({ ifname: cfg.interfaces.homeLink, tunName });
     this.teardown.push(async () => {
-      await homeLink.cleanup().catch((e: unknown) => this.log(`homelink cleanup failed: ${(e as Error).message}`));
+      await homeLink.cleanup().catch((e: unknown) => this.log(`homelink cleanup failed: ${(e as Error).message}`, {}, 'warn'));
     });
 
     // The cache is compared on every change the agent reports (and on a slow poll as a safety net),
@@ -117,27 +188,77 @@ export class HaDaemon {
       ...(bind ? { bind } : {}),
       now: () => Date.now(),
       scheduler: wallClockScheduler,
-      onBindingChange: () => queueMicrotask(() => check()),
+      onBindingChange: (hoa) => {
+        // Synchronously, before the BA leaves: a binding the MN believes in is on disk first.
+        this.persist(hoa);
+        queueMicrotask(() => check());
+      },
     });
     this.agent = agent;
     this.teardown.push(() => agent.close());
 
+    // Saved state: before any packet moves (the edges deliver from the next event-loop turn on), the
+    // outbound SAs continue after their high marks and the bindings come back (their home-link
+    // duties follow from check() below, like any cache change).
+    const restoredHoas = new Set<string>();
+    const store = this.store;
+    if (store) {
+      const seqs = store.continueOutboundSequences(agent.engine, haKeying(cfg).sas);
+      this.log(`outbound ESP sequence numbers continue after ${[...seqs].map(([spi, n]) => `0x${spi.toString(16)}:${n}`).join(', ') || 'nothing (no outbound SA)'}`);
+      const { restored, expired, refused } = agent.restore(store.loadBindings());
+      for (const r of refused) {
+        store.deleteBinding(r.entry.hoa);
+        this.log(`saved binding of ${r.entry.hoa} not restored (${r.reason}): dropped, that mobile node registers again`, { hoa: r.entry.hoa }, 'warn');
+      }
+      for (const e of expired) {
+        store.deleteBinding(e.hoa);
+        this.log(`binding of ${e.hoa} expired while stopped (at ${new Date(e.expiresAt).toISOString()}): dropped, that mobile node registers again`, { hoa: e.hoa }, 'warn');
+      }
+      for (const b of restored) restoredHoas.add(b.hoa);
+    }
+
     // Serialise home-link changes so attach/detach of one HoA never interleave.
     let chain: Promise<void> = Promise.resolve();
     const enqueue = (f: () => Promise<void>) => {
-      chain = chain.then(f).catch((e: unknown) => this.log(`homelink error: ${(e as Error).message}`));
+      chain = chain.then(f).catch((e: unknown) => this.log(`homelink error: ${(e as Error).message}`, {}, 'error'));
     };
     const describe = (b: BindingEntry) =>
       `${b.hoa} -> ${b.coa}${b.udp ? ' (udp' + (b.natAddress ? `, nat ${b.natAddress}:${b.natPort}` : '') + ')' : ''}${b.ipv4Hoa ? ` ipv4Hoa ${b.ipv4Hoa}` : ''} lifetime ${b.lifetimeSeconds}s seq ${b.sequence}`;
+    // Accepted BUs are answered with status 0 (ha/registration.ts); rejections are summarised below.
+    const fieldsOf = (b: BindingEntry) => ({
+      hoa: b.hoa,
+      coa: b.coa,
+      seq: b.sequence,
+      status: 0,
+      lifetime: b.lifetimeSeconds,
+      ...(b.udp ? { udp: true } : {}),
+      ...(b.natAddress !== undefined ? { nat: `${b.natAddress}:${b.natPort}` } : {}),
+      ...(b.ipv4Hoa ? { ipv4Hoa: b.ipv4Hoa } : {}),
+    });
     check = () => {
       const now = new Map<string, BindingEntry>();
       for (const b of agent.cache.snapshot()) now.set(b.hoa, b);
       for (const [hoa, b] of now) {
         const sig = `${b.coa}|${b.natAddress ?? ''}|${b.natPort ?? ''}|${b.ipv4Hoa ?? ''}`;
         const prev = this.known.get(hoa);
+        const before = this.lastEntry.get(hoa);
+        this.lastEntry.set(hoa, b);
         if (prev === sig) continue;
         this.known.set(hoa, sig);
-        this.log(`binding ${prev === undefined ? 'created' : 'updated'}: ${describe(b)}`);
+        const change = prev === undefined ? (restoredHoas.delete(hoa) ? 'restored' : 'created') : 'updated';
+        this.log(`binding ${change}: ${describe(b)}`, { ...fieldsOf(b), change });
+        if (before && before.coa !== b.coa) {
+          this.metrics?.handover();
+          this.log(`handover: ${hoa} ${before.coa} -> ${b.coa}`, { ...fieldsOf(b), from: before.coa });
+        }
+        const natWas = before?.natAddress !== undefined ? `${before.natAddress}:${before.natPort}` : undefined;
+        const natIs = b.natAddress !== undefined ? `${b.natAddress}:${b.natPort}` : undefined;
+        if (natWas !== natIs && (before !== undefined || natIs !== undefined)) {
+          this.log(natIs ? `nat: ${hoa} behind a NAT at ${natIs}${natWas ? ` (was ${natWas})` : ''}` : `nat: ${hoa} no longer behind a NAT`, {
+            ...fieldsOf(b),
+            ...(natWas ? { natWas } : {}),
+          });
+        }
         if (prev === undefined || prev.split('|')[3] !== (b.ipv4Hoa ?? '')) {
           const hb = { hoa: b.hoa, ...(b.ipv4Hoa ? { ipv4Hoa: b.ipv4Hoa } : {}), flags: { L: b.flags.L, R: b.flags.R } };
           enqueue(async () => {
@@ -150,28 +271,66 @@ export class HaDaemon {
       for (const hoa of [...this.known.keys()]) {
         if (now.has(hoa)) continue;
         this.known.delete(hoa);
-        this.log(`binding deleted: ${hoa}`);
+        const last = this.lastEntry.get(hoa);
+        this.lastEntry.delete(hoa);
+        // Expiry removes a binding at its expiresAt; a deregistration (Lifetime 0) before it.
+        const expired = last !== undefined && last.expiresAt <= Date.now();
+        this.log(`binding deleted: ${hoa}${expired ? ' (expired)' : ''}`, { hoa, ...(last ? { coa: last.coa } : {}), change: expired ? 'expired' : 'deregistered' }, expired ? 'warn' : 'info');
         enqueue(async () => {
           await homeLink.detach(hoa);
           this.log(`home link: released ${hoa}`);
         });
       }
     };
+    // Restored bindings get their proxy entries and routes now (the TUN and its routes died with the
+    // previous process; proxy entries left behind are taken over, HomeLink adds with REPLACE).
+    if (restoredHoas.size > 0) check();
     this.poll = setInterval(check, this.opts.pollMs ?? 1000);
+    // Bursts: at most one line per period for drops, and one for rejected BUs, only when they rose.
+    const period = this.opts.dropReportMs ?? 10_000;
+    const drops = new DropBursts({
+      read: () => agent.counters.drops,
+      periodMs: period,
+      report: (d, total, ms) => this.log(`drops: ${total} in ${Math.round(ms / 1000)} s (${summary(d, ' ')})`, { drops: d, total }, 'warn'),
+    }).start();
+    const rejected = new DropBursts({
+      read: () => agent.counters.buRejected,
+      periodMs: period,
+      report: (d, total, ms) => this.log(`BUs rejected: ${total} in ${Math.round(ms / 1000)} s (status ${summary(d, ' x')})`, { rejected: d, total }, 'warn'),
+    }).start();
+    this.teardown.push(() => {
+      drops.stop();
+      rejected.stop();
+    });
     this.teardown.push(async () => {
       if (this.poll) clearInterval(this.poll);
       this.poll = null;
       await chain;
     });
     this.log(
-      `started: tun ${tunName}, public ${pub}${cfg.haIpv4Address ? `, udp ${cfg.haIpv4Address}:${cfg.udpPort}` : ''}, home link ${cfg.interfaces.homeLink}, ${cfg.mobileNodes.length} mobile node(s)`,
+      `started: tun ${tunName}, public ${pub}${cfg.haIpv4Address ? `, udp ${cfg.haIpv4Address}:${cfg.udpPort}` : ''}, home link ${cfg.interfaces.homeLink}, ${cfg.mobileNodes.length} mobile node(s)` +
+        `${this.metricsAddress ? `, metrics http://${hostPort(this.metricsAddress)}/metrics` : ''}`,
+      { tun: tunName, ...(this.metricsAddress ? { metrics: hostPort(this.metricsAddress) } : {}) },
     );
+  }
+
+  /** Writes the binding of `hoa` as the cache now holds it (or its removal). A failure is logged: the binding itself stands, only a restart would lose it. */
+  private persist(hoa: string): void {
+    if (!this.store) return;
+    try {
+      const b = this.agent.cache.get(hoa);
+      if (b) this.store.saveBinding(b, this.agent.udpEndpoint(hoa));
+      else this.store.deleteBinding(hoa);
+    } catch (e) {
+      this.log(`state file ${this.store.file}: saving the binding of ${hoa} failed (${(e as Error).message}); a restart now would lose it`, { hoa }, 'error');
+    }
   }
 
   /** Idempotent: undoes what open() did, newest first. */
   stop(): Promise<void> {
     this.stopping ??= this.teardown.run().then(() => {
-      this.log(`stopped (counters ${JSON.stringify(this.agent?.counters ?? {})})`);
+      // The counters as a field, not in the text: JSON log lines keep them machine-readable.
+      this.log('stopped', { counters: this.agent?.counters ?? {} });
     });
     return this.stopping;
   }

@@ -4,7 +4,7 @@
 
 export { IpsecEngine } from './ipsec.js';
 export type { IpsecOptions, IpsecResult, IpsecEvent, SaListener } from './ipsec.js';
-export type { SaSpec, SaInfo, Direction, Mode } from './sad.js';
+export type { SaSpec, SaInfo, Direction, Mode, SeqReservation } from './sad.js';
 export type { PolicySpec, PolicyInfo, PolicyAction, PolicyDirection } from './spd.js';
 export type { SelectorSpec, NumberRange } from './selector.js';
 export { Selector } from './selector.js';

@@ -199,10 +199,14 @@ export class IpsecEngine {
       hi++;
       lo = 0;
     } else lo++;
+    // The first number of a new block: the owner records the block's end before any of it is used
+    // (a throw lands in outbound()'s catch: dropped, nothing sent, the next packet asks again).
+    if (sa.seqBudget === 0) this.reserveBlock(sa, hi, lo);
     const out = sa.tunnel ? this.encapTunnel(p, info, sa, hi, lo) : this.encapTransport(p, info, sa, hi, lo);
     if (typeof out === 'string') return this.drop(out);
     sa.seqHi = hi;
     sa.seqLo = lo;
+    sa.seqBudget--;
     sa.packets++;
     lt.bytes += this.lastPayload;
     if (lt.bytes >= lt.byteMark) this.advance(sa);
@@ -358,6 +362,17 @@ export class IpsecEngine {
       else sawDead = true;
     }
     return dying ?? (sawDead ? 'sa-expired' : 'no-sa');
+  }
+
+  /** Asks the SA's owner to record the block that starts at (hi, lo), capped at the largest number the SA may send. */
+  private reserveBlock(sa: Sa, hi: number, lo: number): void {
+    const res = sa.seqReservation!;
+    const first = (BigInt(hi) << 32n) | BigInt(lo);
+    const max = sa.esn ? 0xffffffffffffffffn : 0xffffffffn;
+    let upTo = first + BigInt(res.block) - 1n;
+    if (upTo > max) upTo = max;
+    res.reserve(sa.spi, upTo);
+    sa.seqBudget = Number(upTo - first) + 1;
   }
 
   /** The SA's own selectors, else those of the inbound PROTECT policies naming it (cached per SPD generation). */

@@ -49,6 +49,22 @@ export interface SaSpec {
   seq?: bigint | number;
   /** aes-gcm-16 only: 8 octets XORed into the 64-bit sequence number to form the explicit IV (Linux seqiv style). Default zero: IV = sequence number. */
   ivMask?: Uint8Array;
+  /** Outbound only: have the owner record sequence numbers, a block at a time, before they are used (see SeqReservation). */
+  seqReservation?: SeqReservation;
+}
+
+/**
+ * Outbound sequence numbers handed out in blocks, so that an owner that keeps its SAs across a
+ * restart (manual keys) never sends a number twice: before the first number of each block is used
+ * the engine calls reserve(spi, upTo) synchronously, and the owner records `upTo` durably before it
+ * returns; after a restart the owner adds the SA with `seq` = the last recorded `upTo`. At most one
+ * block is skipped per restart. If reserve throws, the packet is dropped ('internal-error') and the
+ * next packet asks again: nothing is sent under a number that was not recorded.
+ */
+export interface SeqReservation {
+  /** Numbers per block, 1..2^31 (a larger block means fewer calls and more numbers skipped on a restart). */
+  block: number;
+  reserve(spi: number, upTo: bigint): void;
 }
 
 /** What getSA / listSAs return: a snapshot, without keys. */
@@ -73,13 +89,20 @@ export interface SaInfo {
   seq: bigint;
 }
 
-const SPEC_KEYS = ['spi', 'direction', 'mode', 'tunnel', 'algorithm', 'encKey', 'authKey', 'esn', 'replayWindow', 'lifetime', 'selectors', 'bundle', 'seq', 'ivMask'];
+const SPEC_KEYS = ['spi', 'direction', 'mode', 'tunnel', 'algorithm', 'encKey', 'authKey', 'esn', 'replayWindow', 'lifetime', 'selectors', 'bundle', 'seq', 'ivMask', 'seqReservation'];
 
 /** A runtime SA. Fields are read and written by the engine's packet path. */
 export class Sa {
   /** Outbound: last sequence number sent, as (hi, lo). */
   seqHi = 0;
   seqLo = 0;
+  /**
+   * Outbound: numbers left in the reserved block; the packet path asks for a new block when it is 0.
+   * Infinity without a SeqReservation (Infinity - 1 stays Infinity), so the per-packet cost is one
+   * comparison either way.
+   */
+  seqBudget = Infinity;
+  seqReservation: SeqReservation | undefined = undefined;
   packets = 0;
   /** Inbound selectors derived from the SPD when `selectors` is absent, valid for SPD generation `derivedGen`. */
   derived: Selector[] = [];
@@ -168,7 +191,18 @@ export class Sa {
       }
       seq = BigInt(spec.seq);
     }
+    const res = spec.seqReservation;
+    if (res !== undefined) {
+      if (inbound) throw new InvalidSaError('seqReservation', 'only outbound SAs send sequence numbers; leave it out');
+      if (typeof res !== 'object' || res === null || typeof res.reserve !== 'function' || !Number.isInteger(res.block) || res.block < 1 || res.block > 2 ** 31) {
+        throw new InvalidSaError('seqReservation', `must be { block: 1..2147483648, reserve(spi, upTo) }, got block ${String((res as { block?: unknown } | null)?.block)}`);
+      }
+    }
     const sa = new Sa(spi, inbound, tunnel, outerSrc, outerDst, spec.algorithm, transform, esn, replay, lifetime, selectors, spec.bundle, serial);
+    if (res !== undefined) {
+      sa.seqReservation = res;
+      sa.seqBudget = 0;
+    }
     if (replay) replay.setTop(seq);
     else {
       sa.seqHi = Number(seq >> 32n);

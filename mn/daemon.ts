@@ -3,9 +3,14 @@
 // one AF_PACKET/raw MipPacketIo per watched interface merged into one (behind the nft ingress drop
 // on each), a UDP 4191 Bind per IPv4 CoA (bound to the CoA; the per-source policy routing of the
 // host picks the interface), NetWatch feeding moveTo, a real clock and setTimeout scheduler.
-// Logs one line per registration change to stderr. Clean shutdown on SIGINT / SIGTERM.
+// Logs (common/log.ts) one line per registration change, handover, NAT change, expiry and failed
+// registration with hoa, coa, seq and status as fields, and a rate-limited line when drops rose;
+// serves Prometheus metrics (mn/metrics.ts) when configured. Nothing here runs per packet.
+// Clean shutdown on SIGINT / SIGTERM.
+// BU and outbound ESP sequence high marks live in the state file (mn/store.ts): a restart, kill -9
+// included, registers with a newer BU and never reuses an ESP sequence number.
 import { spawnSync } from 'node:child_process';
-import { loadMnConfig } from '../config/index.js';
+import { loadMnConfig, mnKeying } from '../config/index.js';
 import type { MnConfig } from '../config/schema.js';
 import type { EdgeCounters } from '../tunnel/counters.js';
 import type { PacketBatchHandler } from '../tunnel/device.js';
@@ -20,6 +25,10 @@ import { MobileNode } from './node.js';
 import { mnControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
 import { Teardown } from '../common/teardown.js';
+import { createLogger, DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
+import { MetricsServer, parseListen } from '../common/metrics.js';
+import { MnMetrics } from './metrics.js';
+import { BU_SEQ_BLOCK, MnStore } from './store.js';
 
 export interface MnDaemonOptions {
   configFile: string;
@@ -31,9 +40,28 @@ export interface MnDaemonOptions {
   rulePriority?: number;
   /** Control socket for `dsmip6 status` (root only, 0600). Default /run/dsmip6/mn.sock. */
   controlSocket?: string;
+  /**
+   * State file (mn/store.ts): BU and outbound ESP sequence high marks, so a restarted MN, kill -9
+   * included, registers with a BU newer than any it sent and never reuses an ESP sequence number.
+   * Absent: nothing is kept (in-process tests only; `dsmip6 mn` always passes one).
+   */
+  stateFile?: string;
   /** Home prefix length for movement detection. Default 64 (the HoA's /64). */
   homePrefixLength?: number;
-  log?: (line: string) => void;
+  /** Override the config's log block (the command line's --log-level / --log-format). */
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  /** A logger to use instead of one made from the config (tests). */
+  logger?: Logger;
+  /** Override the config's metrics.listen ('host:port'); 'off' serves none. */
+  metricsListen?: string;
+  /** Period of the drop summary line, ms. Default 10000. */
+  dropReportMs?: number;
+}
+
+/** Text of a metrics address for logs: IPv6 hosts in brackets. */
+function hostPort(a: { host: string; port: number }): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
 
 
@@ -83,17 +111,30 @@ function coaText(c: CareOfAddress | null | 'home'): string {
 }
 
 export class MnDaemon {
-  private readonly teardown = new Teardown((m) => this.log(m));
+  private readonly teardown = new Teardown((m) => this.log(m, {}, 'warn'));
   private stopping: Promise<void> | null = null;
   node!: MobileNode;
+  readonly logger: Logger;
+  /** Present when a metrics address is configured. */
+  metrics?: MnMetrics;
+  /** Where the metrics server listens (the port resolved when 0 was asked for). */
+  metricsAddress?: { host: string; port: number };
 
   private constructor(
     private readonly cfg: MnConfig,
     private readonly opts: MnDaemonOptions,
-  ) {}
+  ) {
+    this.logger = opts.logger ?? createLogger({ name: 'mn', level: opts.logLevel ?? cfg.log?.level, format: opts.logFormat ?? cfg.log?.format });
+  }
 
-  private log(line: string): void {
-    (this.opts.log ?? ((l: string) => process.stderr.write(`${new Date().toISOString()} mn: ${l}\n`)))(line);
+  /** One log line (never per packet); `fields` become JSON fields (hoa, coa, seq, status, ...). */
+  private log(line: string, fields: Record<string, unknown> = {}, level: 'info' | 'warn' | 'error' = 'info'): void {
+    this.logger[level](fields, line);
+  }
+
+  /** The process is about to stop on `signal` (the command line's handler logs it here). */
+  signal(signal: string): void {
+    this.log(`${signal}, shutting down`);
   }
 
   static async start(opts: MnDaemonOptions): Promise<MnDaemon> {
@@ -129,6 +170,27 @@ export class MnDaemon {
       { name: 'mn' },
     );
     this.teardown.push(() => control.close());
+    // The state file next, before the TUN, addresses or nftables are touched: one that cannot be
+    // used stops the start with its StateStoreError (naming the file and the fix).
+    let store: MnStore | undefined;
+    if (this.opts.stateFile !== undefined) {
+      const st = new MnStore(this.opts.stateFile, { log: (l) => this.log(l) });
+      store = st;
+      this.teardown.push(() => st.close());
+    }
+    // Metrics right after the lock: a taken port stops the start before anything is set up.
+    const listen = this.opts.metricsListen ?? cfg.metrics?.listen;
+    if (listen !== undefined && listen !== 'off') {
+      const at = parseListen(listen);
+      if (typeof at === 'string') throw new Error(`metrics address: ${at}`);
+      const metrics = new MnMetrics(() => this.node);
+      const server = await MetricsServer.listen(metrics.registry, at).catch((e: unknown) => {
+        throw new Error(`metrics: cannot listen on ${hostPort(at)}: ${(e as Error).message}`);
+      });
+      this.metrics = metrics;
+      this.metricsAddress = server.address;
+      this.teardown.push(() => server.close());
+    }
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.teardown.push(() => tun.close());
     // The HoA lives on the TUN; whatever the applications send from it goes into the TUN.
@@ -151,7 +213,7 @@ export class MnDaemon {
         ios.push(io);
         this.teardown.push(() => io.close());
       } catch (e) {
-        this.log(`no MIP packet tap on ${ifname}: ${(e as Error).message}`);
+        this.log(`no MIP packet tap on ${ifname}: ${(e as Error).message}`, { ifname }, 'warn');
       }
     }
     const mipIo = ios.length > 0 ? new MultiMipPacketIo(ios) : undefined;
@@ -167,27 +229,77 @@ export class MnDaemon {
     this.teardown.push(() => homeLink.close());
     homeLink.away();
     let homeIf: string | undefined;
+    // For logs and metrics: where the binding was last (a CoA, 'home', or nothing yet), the last BA
+    // answering a BU, and the NAT state last reported.
+    let lastAt: string | undefined;
+    let lastAck: { sequence: number; status: number; rttMs: number } | undefined;
+    let lastNat = 'none';
+    const ackFields = () => (lastAck ? { seq: lastAck.sequence, status: lastAck.status, rttMs: lastAck.rttMs } : {});
+
+    // Saved state before the node exists: its first BU continues after the saved high mark.
+    const nextBuSeq = store?.nextBuSeq();
 
     const node = new MobileNode({
       config: cfg,
       device: tun,
       ...(mipIo ? { mipIo, plainIpv6: plainEspDevice(mipIo, { receive: false }) } : {}),
+      onBindingAck: (ack) => {
+        lastAck = ack;
+        this.metrics?.bindingAck(ack.rttMs, ack.status);
+      },
       onRegistration: (a) => {
         // Home duties start only once the HA has let go of the HoA (digest §5.4).
         if (a.kind === 'deregistered') {
-          this.log(`home: deregistered; answering for ${cfg.hoa} on ${homeIf ?? '?'}`);
+          this.log(`home: deregistered; answering for ${cfg.hoa} on ${homeIf ?? '?'}`, { hoa: cfg.hoa, coa: 'home', ...ackFields() });
           homeLink.home(homeIf);
         }
+        const at = a.kind === 'registered' ? a.coa.address : a.kind === 'deregistered' ? 'home' : undefined;
+        if (at !== undefined) {
+          if (lastAt !== undefined && lastAt !== at) {
+            this.metrics?.handover();
+            this.log(`handover: ${lastAt} -> ${at}`, { hoa: cfg.hoa, coa: at, from: lastAt, ...ackFields() });
+          }
+          lastAt = at;
+        }
+        if (a.kind === 'registered' || a.kind === 'deregistered') {
+          const nat = a.kind === 'registered' && a.nat?.natDetected ? `detected, keepalive every ${a.nat.refreshTimeSeconds ?? '?'} s` : 'none';
+          if (nat !== lastNat) {
+            this.log(`nat: ${nat}`, { hoa: cfg.hoa, ...(at ? { coa: at } : {}), natDetected: nat !== 'none', ...ackFields() });
+            lastNat = nat;
+          }
+        }
+        if (a.kind === 'expired') this.log('registration: binding expired (no BA before its lifetime ran out)', { hoa: cfg.hoa, ...(lastAt ? { coa: lastAt } : {}) }, 'warn');
+        if (a.kind === 'failed') this.log(`registration: BU rejected with status ${a.status}`, { hoa: cfg.hoa, ...ackFields(), status: a.status }, 'warn');
       },
       openBind: (coa4) => {
-        this.log(`opening UDP ${coa4}:${cfg.udpPort}`);
+        this.log(`opening UDP ${coa4}:${cfg.udpPort}`, { coa: coa4 });
         return openUdp4Bind({ address: coa4, port: cfg.udpPort });
       },
       now: () => Date.now(),
       scheduler: wallClockScheduler,
+      ...(nextBuSeq !== undefined ? { randomSeq: () => nextBuSeq } : {}),
     });
     this.node = node;
     this.teardown.push(() => node.close());
+    if (store) {
+      const st = store;
+      // Before start(): no BU and no ESP packet has left yet, so swapping the SAs is invisible.
+      const seqs = st.continueOutboundSequences(node.engine, mnKeying(cfg).sas);
+      node.registration.seqReservation = {
+        block: BU_SEQ_BLOCK,
+        reserve: (upTo) => {
+          try {
+            st.reserveBuSeq(upTo);
+          } catch (e) {
+            // Sent anyway: a reused BU number after a restart costs one 135 BA, which the MN resyncs from.
+            this.log(`state file ${st.file}: saving the BU sequence high mark failed (${(e as Error).message})`, {}, 'error');
+          }
+        },
+      };
+      this.log(
+        `state: first BU sequence ${nextBuSeq ?? 'random (none saved)'}; outbound ESP sequence numbers continue after ${[...seqs].map(([spi, n]) => `0x${spi.toString(16)}:${n}`).join(', ')}`,
+      );
+    }
 
     // Registration changes, seen on a short poll of the node's state (MobileNode has no hook).
     let last = '';
@@ -195,13 +307,35 @@ export class MnDaemon {
       const s = `${node.registeredCoa?.address ?? '-'}|${node.registeringCoa?.address ?? '-'}|${node.ipv4Hoa ?? '-'}|${node.nat ? JSON.stringify(node.nat) : '-'}|${JSON.stringify(node.counters.failed)}`;
       if (s === last) return;
       last = s;
+      const b = node.registration.bul;
       this.log(
         `registration: registered ${node.registeredCoa?.address ?? 'none'}, registering ${node.registeringCoa?.address ?? 'none'}` +
           `${node.ipv4Hoa ? `, ipv4Hoa ${node.ipv4Hoa}` : ''}${node.nat ? `, nat ${JSON.stringify(node.nat)}` : ''}` +
           `${Object.keys(node.counters.failed).length ? `, failed ${JSON.stringify(node.counters.failed)}` : ''}`,
+        {
+          hoa: cfg.hoa,
+          coa: node.registeredCoa?.address ?? null,
+          registering: node.registeringCoa?.address ?? null,
+          state: b.state,
+          ...(b.lastSentSeq !== null ? { seq: b.lastSentSeq } : {}),
+          ...(lastAck ? { status: lastAck.status } : {}),
+        },
       );
     }, 100);
     this.teardown.push(() => clearInterval(poll));
+    // Bursts: at most one line per period, only when drops rose.
+    const period = this.opts.dropReportMs ?? 10_000;
+    const drops = new DropBursts({
+      read: () => node.counters.drops,
+      periodMs: period,
+      report: (d, total, ms) =>
+        this.log(
+          `drops: ${total} in ${Math.round(ms / 1000)} s (${Object.entries(d).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ${n}`).join(', ')})`,
+          { drops: d, total },
+          'warn',
+        ),
+    }).start();
+    this.teardown.push(() => drops.stop());
 
     const plen = this.opts.homePrefixLength ?? 64;
     let started = false;
@@ -217,8 +351,10 @@ export class MnDaemon {
       ...watchCfg,
       ref: true,
       onDecision: (decision, _event, target) => {
-        this.log(`movement: ${decision.kind} -> moveTo ${coaText(target)}`);
+        this.log(`movement: ${decision.kind} -> moveTo ${coaText(target)}`, { hoa: cfg.hoa, coa: target === null || target === 'home' ? coaText(target) : target.address });
         if (decision.kind === 'home') {
+          // Started at home: leaving it later is a handover, like any move of the binding.
+          lastAt ??= 'home';
           homeIf = homeInterface(watch.detector.snapshot(), watchCfg);
           homeLink.arriving();
         } else homeLink.away();
@@ -230,15 +366,20 @@ export class MnDaemon {
           node.start();
         }
       },
-      onError: (e) => this.log(`netwatch error: ${(e as Error).message}`),
+      onError: (e) => this.log(`netwatch error: ${(e as Error).message}`, {}, 'error'),
     });
     this.teardown.push(() => watch.close());
-    this.log(`started: tun ${tunName} with ${cfg.hoa}${hoa4 ? ` and ${hoa4}` : ''}, HA ${cfg.haAddress}${cfg.haIpv4Address ? ` / ${cfg.haIpv4Address}` : ''}, taps ${ifnames.join(',')}`);
+    this.log(`started: tun ${tunName} with ${cfg.hoa}${hoa4 ? ` and ${hoa4}` : ''}, HA ${cfg.haAddress}${cfg.haIpv4Address ? ` / ${cfg.haIpv4Address}` : ''}, taps ${ifnames.join(',')}${this.metricsAddress ? `, metrics http://${hostPort(this.metricsAddress)}/metrics` : ''}`, {
+      tun: tunName,
+      hoa: cfg.hoa,
+      ...(this.metricsAddress ? { metrics: hostPort(this.metricsAddress) } : {}),
+    });
   }
 
   stop(): Promise<void> {
     this.stopping ??= this.teardown.run().then(() => {
-      this.log(`stopped (counters ${JSON.stringify(this.node?.counters ?? {})})`);
+      // The counters as a field, not in the text: JSON log lines keep them machine-readable.
+      this.log('stopped', { counters: this.node?.counters ?? {} });
     });
     return this.stopping;
   }

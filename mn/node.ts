@@ -42,6 +42,8 @@ export interface MobileNodeOptions {
   scheduler: TimerScheduler;
   /** Told of each registration outcome (registered, deregistered, expired, failed), after the node acted on it. */
   onRegistration?: (event: Exclude<RegistrationAction, { kind: 'send-bu' | 'arm-timer' }>) => void;
+  /** Told of a BA that answers the outstanding BU (its sequence), with the ms since that BU left; before the state machine acts on it (metrics, logs). */
+  onBindingAck?: (ack: { sequence: number; status: number; rttMs: number }) => void;
   /** HomeRegistration's initial sequence number source (deterministic tests). */
   randomSeq?: () => number;
   randomFill?: RandomFill;
@@ -304,6 +306,11 @@ export class MobileNode {
       return this.drop('ba-malformed');
     }
     this.counters.baReceived++;
-    this.run(this.registration.handle({ kind: 'ba', ba }, this.opts.now()));
+    const now = this.opts.now();
+    const b = this.registration.bul;
+    if (this.opts.onBindingAck && b.outstandingSeq === ba.sequence && b.outstandingSentAt !== null) {
+      this.opts.onBindingAck({ sequence: ba.sequence, status: ba.status, rttMs: now - b.outstandingSentAt });
+    }
+    this.run(this.registration.handle({ kind: 'ba', ba }, now));
   }
 }

@@ -58,8 +58,24 @@ export type RegistrationAction =
   | { kind: 'expired' }
   | { kind: 'failed'; status: number };
 
+/**
+ * BU sequence numbers handed out in blocks (a restarted MN must continue past every number it
+ * sent): reserve(upTo) runs before the first BU of each block is returned, so the edge can record
+ * `upTo` durably before that BU leaves. It should not throw (a failure only risks a 135 BA after a
+ * restart, which the MN already recovers from); if it does, the exception propagates from handle().
+ */
+export interface BuSeqReservation {
+  /** Numbers per block, 1..32767 (the HA takes a BU as newer only within half the 16-bit space). */
+  block: number;
+  reserve(upTo: number): void;
+}
+
 export class HomeRegistration {
   readonly bul: BulEntry;
+  /** Set by the edge before start() (mn/daemon.ts with a state file); absent: no reservation. */
+  seqReservation: BuSeqReservation | undefined;
+  private seqBudget = 0;
+  private lastIssued: number | null = null;
   private readonly cfg: Required<Omit<HomeRegistrationConfig, 'ipv4Hoa'>> & { ipv4Hoa?: string };
   private started = false;
   private armed: number | null = null;
@@ -278,6 +294,16 @@ export class HomeRegistration {
     const b = this.bul;
     const dereg = b.state === 'deregistering';
     const seq = b.lastSentSeq === null ? this.cfg.randomSeq() & 0xffff : (b.lastSentSeq + 1) & 0xffff;
+    const res = this.seqReservation;
+    if (res) {
+      // A 135 BA moves the sequence to the HA's number, off the block: start a new block there.
+      if (this.seqBudget === 0 || this.lastIssued === null || seq !== ((this.lastIssued + 1) & 0xffff)) {
+        res.reserve((seq + res.block - 1) & 0xffff);
+        this.seqBudget = res.block;
+      }
+      this.seqBudget--;
+      this.lastIssued = seq;
+    }
     const coa: CareOfAddress = dereg ? { family: 6, address: b.hoa } : b.coa!;
     const lifetime = dereg ? 0 : secondsToLifetime(this.cfg.lifetimeSeconds);
     const options: MobilityOption[] = [];

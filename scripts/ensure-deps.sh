@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs what dsmip6 needs on a fresh Debian machine (run as root), then builds.
-# Usage: scripts/ensure-deps.sh [--test]   (--test adds the tools the tests use: tshark)
+# Usage: scripts/ensure-deps.sh [--runtime | --test | --bench]
+#   --runtime  adds what the daemons run: ip (iproute2) and nft (nftables)
+#   --test     adds the tools the tests and the demo use: tshark, dumpcap and mergecap
+#              (wireshark-common, a dependency of tshark) and the testbed's (iproute2, nftables, ...)
+#   --bench  adds what `npm run bench` measures with: the testbed's tools, iperf3, openvpn (the
+#            comparison), dumpcap and tshark (handover captures), valgrind (instruction counts)
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,10 +29,19 @@ apt_install() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+if [ "${1:-}" = "--runtime" ]; then
+  apt_install ip:iproute2 nft:nftables
+fi
+
 if [ "${1:-}" = "--test" ]; then
   # tshark judges the wire format; the rest builds the network-namespace testbed (testbed/):
   # ip and tc (iproute2), nft (nftables), conntrack, sysctl (procps), ping (iputils-ping).
   apt_install tshark:tshark ip:iproute2 tc:iproute2 nft:nftables conntrack:conntrack sysctl:procps ping:iputils-ping
+fi
+
+if [ "${1:-}" = "--bench" ]; then
+  apt_install ip:iproute2 nft:nftables sysctl:procps iperf3:iperf3 openvpn:openvpn openssl:openssl \
+    dumpcap:wireshark-common tshark:tshark valgrind:valgrind
 fi
 
 # npm ci when node_modules is missing or older than the lock file; it also builds (prepare).
@@ -45,7 +59,7 @@ fi
 
 # Rebuild when any TypeScript source is newer than the last build.
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find mn ha common tunnel ipsec config cli bench types testbed tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find mn ha common tunnel ipsec config cli bench types testbed demo tsconfig.json package.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
   node_modules/.bin/tsc -p tsconfig.json
   touch "$stamp"
 fi

@@ -5,13 +5,16 @@
 //   - a tampered copy of it (one octet of the ciphertext flipped);
 //   - a BU for the other MN's home address (2001:db8:1::200, served by the same HA), protected
 //     with this MN's own BU SA and its keys (a valid ICV, a fresh sequence number);
-//   - a BU with no ESP at all.
+//   - a BU with no ESP at all;
+//   - behind valid ESP (this MN's SA and keys, sequence numbers past anything it sent): a BU whose
+//     sequence number equals the cache's (BA 135 back, nothing else), a Mobility Header with a bad
+//     checksum, and a BU with a truncated option (both dropped as bu-malformed).
 // Each time the HA's binding cache (read over its control socket, as `dsmip6 status` does) must be
 // the same before and after, no BA may come back, and the drop must be counted under its reason.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IpProto } from '../common/iana.js';
 import { encodeIpv6, haoDestOpts } from '../common/ipv6.js';
-import { encodeMobilityHeader, type BindingUpdate } from '../common/mh.js';
+import { encodeMobilityHeader, mhChecksum, type BindingUpdate } from '../common/mh.js';
 import { buFlags } from '../common/mhflags.js';
 import { loadMnConfig } from '../config/load.js';
 import { mnKeying } from '../config/keying.js';
@@ -134,5 +137,53 @@ describe.skipIf(!isRoot)('hostile BUs through the real stack leave the binding c
       upper: encodeMobilityHeader(bu, pseudo),
     });
     await expectRejected(plain, 'ipsec-in:esp-required');
+  });
+  describe('behind valid ESP (this MN\'s keys)', () => {
+    /** One engine with this MN's BU SA far past its own sequence numbers (and past the HoA-theft test's 1 000 000). */
+    let sealer: IpsecEngine | undefined;
+    function seal(mh: Uint8Array): Uint8Array {
+      if (!sealer) {
+        sealer = new IpsecEngine();
+        const mine = mnKeying(cfg).sas.find((s) => s.spi === buSpi)!;
+        sealer.addSA({ ...mine, seq: 2_000_000 });
+        sealer.addPolicy({ direction: 'outbound', selector: { local: P.mn.hoa6, remote: cfg.haAddress, proto: IpProto.MH }, action: { protect: { spi: buSpi } } });
+      }
+      const sealed = sealer.outbound(encodeIpv6({ header: { src: P.mn.hoa6, dst: cfg.haAddress }, upperProtocol: IpProto.MH, upper: mh }));
+      if (!sealed.ok) throw new Error(`could not seal: ${sealed.reason}`);
+      const t = toCareOf(sealed.packet, P.mn.coa6);
+      if (!t.ok || t.via !== 'ipv6') throw new Error('could not add the HAO');
+      return t.packet;
+    }
+    const pseudo = () => ({ src: P.mn.hoa6, dst: cfg.haAddress });
+
+    it('a BU with the sequence number the cache holds is answered 135 and changes nothing', async () => {
+      const before = await status();
+      const seq = before.bindings[0].sequence;
+      const basBefore = bas();
+      const bu: BindingUpdate = { kind: 'BU', sequence: seq, flags: buFlags({ A: true, H: true }), lifetime: 100, options: [] };
+      expect(inject!.send([seal(encodeMobilityHeader(bu, pseudo()))])).toBe(1);
+      await d!.waitFor('the HA to answer 135', async () => ((await status()).counters.buRejected[135] ?? 0) > (before.counters.buRejected[135] ?? 0), 5000);
+      await d!.waitFor('the 135 BA on the wire', () => bas() > basBefore, 5000);
+      const after = await status();
+      expect(cacheOf(after)).toEqual(cacheOf(before));
+      expect(after.counters.buAccepted).toBe(before.counters.buAccepted);
+    });
+
+    it('a Mobility Header with a bad checksum is dropped as bu-malformed', async () => {
+      const bu: BindingUpdate = { kind: 'BU', sequence: ((await status()).bindings[0].sequence + 10) & 0xffff, flags: buFlags({ A: true, H: true }), lifetime: 100, options: [] };
+      const mh = Uint8Array.from(encodeMobilityHeader(bu, pseudo()));
+      mh[4] ^= 0x5a;
+      await expectRejected(seal(mh), 'bu-malformed');
+    });
+
+    it('a BU with a truncated option (Alternate CoA, length 16, 10 octets left) is dropped as bu-malformed', async () => {
+      const seq = ((await status()).bindings[0].sequence + 20) & 0xffff;
+      const mh = new Uint8Array(24);
+      mh.set([IpProto.NONE, 2, 5, 0, 0, 0, seq >> 8, seq & 0xff, 0xa0, 0, 0, 25, 3, 16, 0x20, 0x01, 0x0d, 0xb8]);
+      const c = mhChecksum(mh, P.mn.hoa6, cfg.haAddress);
+      mh[4] = c >> 8;
+      mh[5] = c & 0xff;
+      await expectRejected(seal(mh), 'bu-malformed');
+    });
   });
 });

@@ -3,7 +3,9 @@
 // The MN starts on the IPv6-only network (v6net0), then moves to the IPv4-only network (v4net0,
 // UDP 4191), then behind the NAT (natnet0), then both daemons stop on SIGTERM and must leave
 // nothing behind. Every link is recorded for the whole run and tshark judges it at the end
-// (test/support/roaming-wire.ts). afterAll tears the testbed down even when a step fails.
+// (test/support/roaming-wire.ts). Behind the NAT, each daemon's Prometheus metrics address (the
+// fixtures' metrics.listen) is scraped inside its namespace. afterAll tears the testbed down even
+// when a step fails.
 // Needs root (dist/ is built when stale).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT } from '../testbed/index.js';
@@ -28,6 +30,29 @@ describe.skipIf(!isRoot)('e2e in namespaces: dsmip6 ha + dsmip6 mn, CN pings the
     if (last.code !== 0) throw new Error(`ping ${P.mn.hoa6} from cn failed:\n${last.out}\n${d!.dumpLogs()}`);
     expect(last.out).toMatch(/3 packets transmitted, [1-3] received/);
     pings.push(last.out.split('\n').find((l) => l.includes('packets transmitted')) ?? '');
+  }
+
+  /** GET http://ADDR/metrics inside `host`'s namespace (node's fetch: curl may be missing); the samples by name{labels}. */
+  async function scrape(host: 'ha' | 'mn', addr: string): Promise<Map<string, number>> {
+    const js = `fetch('http://${addr}/metrics').then(async (r) => { if (r.status !== 200) throw new Error('HTTP ' + r.status); process.stdout.write(await r.text()); })`;
+    const r = await d!.tb.exec(host, [process.execPath, '-e', js]);
+    if (r.code !== 0) throw new Error(`scraping ${addr} in ${host} failed (${r.code}): ${r.stderr}\n${d!.dumpLogs()}`);
+    const out = new Map<string, number>();
+    for (const line of r.stdout.split('\n')) {
+      const m = /^([a-z_:][a-z0-9_:]*(?:\{[^}]*\})?) (\S+)$/i.exec(line);
+      if (m) out.set(m[1], Number(m[2]));
+    }
+    return out;
+  }
+
+  /** The JSON log line of `name` whose message is `msg` (the daemons log JSON lines when stderr is not a terminal). */
+  function logLine(text: string, msg: string): Record<string, any> | undefined {
+    for (const l of text.split('\n')) {
+      if (!l.startsWith('{')) continue;
+      const o = JSON.parse(l) as Record<string, any>;
+      if (o.msg === msg) return o;
+    }
+    return undefined;
   }
 
   /** Takes `to` up and `from` down, then waits for the HA's log to show `binding`. */
@@ -76,12 +101,37 @@ describe.skipIf(!isRoot)('e2e in namespaces: dsmip6 ha + dsmip6 mn, CN pings the
     await expectPing();
   });
 
+  it('the metrics addresses answer inside the namespaces: one binding, accepted BUs, ESP packets, two handovers on the MN', async () => {
+    // test/fixtures/e2e-{ha,mn}.json: metrics.listen 127.0.0.1:9101 (HA) and 127.0.0.1:9102 (MN).
+    const ha = await scrape('ha', '127.0.0.1:9101');
+    expect(ha.get('dsmip6_ha_bindings')).toBe(1);
+    expect(ha.get('dsmip6_ha_binding_updates_accepted_total')).toBeGreaterThanOrEqual(3); // v6net, v4net, natnet (+ NAT refreshes)
+    expect(ha.get('dsmip6_ha_packets_to_mobile_total')).toBeGreaterThan(0);
+    expect(ha.get('dsmip6_esp_packets_total{direction="in"}')).toBeGreaterThan(0);
+    expect(ha.get('dsmip6_esp_packets_total{direction="out"}')).toBeGreaterThan(0);
+    expect(ha.get('dsmip6_esp_bytes_total{direction="out"}')).toBeGreaterThan(0);
+    expect(ha.get('dsmip6_ha_handovers_total')).toBeGreaterThanOrEqual(2);
+    expect(ha.get('dsmip6_esp_drops_total{reason="icv-mismatch"}')).toBe(0);
+    const mn = await scrape('mn', '127.0.0.1:9102');
+    expect(mn.get('dsmip6_mn_registered')).toBe(1);
+    // v6net -> v4net -> natnet: the first registration is not a handover, the two moves are.
+    expect(mn.get('dsmip6_mn_handovers_total')).toBeGreaterThanOrEqual(2);
+    expect(mn.get('dsmip6_mn_binding_acks_received_total')).toBeGreaterThanOrEqual(3);
+    expect(mn.get('dsmip6_esp_packets_total{direction="in"}')).toBeGreaterThan(0);
+    expect(mn.get('dsmip6_mn_packets_from_ha_total')).toBeGreaterThan(0);
+    expect(mn.get('dsmip6_mn_bu_ba_latency_seconds_count{result="accepted"}')).toBeGreaterThanOrEqual(3);
+    // The handovers were logged too, with their fields.
+    expect(d!.logs.mn).toContain(`"msg":"mn: handover: ${P.mn.coa6} -> ${P.mn.coa4}"`);
+    expect(d!.logs.ha).toContain(`"msg":"ha: handover: ${P.mn.hoa6} ${P.mn.coa6} -> ${P.mn.coa4}"`);
+  });
+
   it('shuts both daemons down cleanly on SIGTERM (nft tables, HoA routes, rules, TUNs gone)', async () => {
     const codes = await d!.stop();
     expect(codes).toEqual({ ha: 0, mn: 0 });
     const { logs, tb } = d!;
-    expect(logs.ha).toMatch(/ha: stopped \(counters .*"toMobile":[1-9]/);
-    expect(logs.mn).toMatch(/mn: stopped \(counters .*"fromHa":[1-9]/);
+    // The last lines carry the counters as a field of the JSON line.
+    expect(logLine(logs.ha, 'ha: stopped')?.counters.toMobile, logs.ha).toBeGreaterThan(0);
+    expect(logLine(logs.mn, 'mn: stopped')?.counters.fromHa, logs.mn).toBeGreaterThan(0);
     expect(logs.ha + logs.mn).not.toMatch(/shutdown step failed|error/i);
     for (const host of ['ha', 'mn']) {
       expect((await tb.exec(host, ['nft', 'list', 'tables'])).stdout).not.toMatch(/dsmip6_/);

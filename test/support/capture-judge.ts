@@ -9,6 +9,8 @@ import { tsharkFieldsAsync, type Fields } from './tshark.js';
 /** What tshark saw in one ESP header of a packet. */
 export interface EspFact {
   spi: number;
+  /** The ESP sequence number field (the low 32 bits with ESN), tshark's esp.sequence. */
+  seq: number;
   /** good/bad: tshark checked the ICV with our key; unchecked: no SA matched (or no key given). */
   icv: 'good' | 'bad' | 'unchecked';
   decrypted: boolean;
@@ -66,6 +68,7 @@ export function packetFacts(f: Fields, link: string, file: string): PacketFacts 
   const udp4191 = !!udp && (udp.src === 4191 || udp.dst === 4191) && ui >= 0 && protocols[ui + 1] === 'ipv6';
 
   const spis = f.get('esp.spi') ?? [];
+  const seqs = f.get('esp.sequence') ?? [];
   const good = f.get('esp.icv_good') ?? [];
   const bad = f.get('esp.icv_bad') ?? [];
   const dec = f.get('esp.decrypted_data') ?? [];
@@ -74,6 +77,7 @@ export function packetFacts(f: Fields, link: string, file: string): PacketFacts 
   // headers come last (they do here: one ESP per packet).
   const esp: EspFact[] = spis.map((s, i) => ({
     spi: Number.parseInt(s, 16),
+    seq: Number(seqs[i]),
     icv: good[i] === '1' ? 'good' : bad[i] === '1' ? 'bad' : 'unchecked',
     decrypted: dec[i] !== undefined && good[i] === '1',
   }));
