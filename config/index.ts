@@ -5,7 +5,7 @@
 export { loadHaConfig, loadMnConfig, toHaRegistrationConfig, toHomeRegistrationConfig } from './load.js';
 export { HA_DEFAULTS, MN_DEFAULTS, haConfigSchema, mnConfigSchema } from './schema.js';
 export type { HaConfig, MnConfig, HaMobileNode, MobilityKeys, SaPair, SaKeys, Prefix } from './schema.js';
-export { ConfigError } from './validate.js';
-export type { ConfigProblem } from './validate.js';
+export { ConfigError } from './messages.js';
+export type { ConfigProblem } from './messages.js';
 export { mnKeying, haKeying, mnIpv4HoaPolicies, haIpv4HoaPolicies, applyKeying, insertPolicies, POLICY_IDS } from './keying.js';
 export type { Keying } from './keying.js';

@@ -1,16 +1,18 @@
-// Loading: a JSON file (or an already parsed object) in, a frozen, validated HaConfig or
-// MnConfig out, or one ConfigError listing every problem; and the converters from those to
-// the option objects of ha/registration.ts and mn/registration.ts. It must never start
-// anything, touch the network, or hand out a config that did not validate.
+// Loading: a JSON file (or an already parsed object) in, a frozen HaConfig or MnConfig out,
+// validated by the zod schemas of schema.ts, or one ConfigError listing every problem; and
+// the converters from those to the option objects of ha/registration.ts and
+// mn/registration.ts. It must never start anything, touch the network, or hand out a config
+// that did not validate.
 
 import { readFileSync } from 'node:fs';
 import type { HaRegistrationConfig } from '../ha/registration.js';
 import type { HomeRegistrationConfig } from '../mn/registration.js';
 import { parseIPv6, formatAddress } from '../ipsec/addr.js';
 import { haConfigSchema, mnConfigSchema, type HaConfig, type MnConfig } from './schema.js';
-import { ConfigError, deepFreeze, parseOrThrow, Schema } from './validate.js';
+import type { z } from 'zod';
+import { ConfigError, problemsOf } from './messages.js';
 
-function load<T>(schema: Schema<T>, source: string | object): T {
+function load<T>(schema: z.ZodType<T>, source: string | object): T {
   let value: unknown = source;
   let name: string | undefined;
   if (typeof source === 'string') {
@@ -27,7 +29,18 @@ function load<T>(schema: Schema<T>, source: string | object): T {
       throw new ConfigError([{ path: '', message: `not valid JSON: ${(e as Error).message}` }], name);
     }
   }
-  return deepFreeze(parseOrThrow(schema, value, name));
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ConfigError(problemsOf(r.error), name);
+  return deepFreeze(r.data);
+}
+
+/** Deep-freezes plain objects and arrays (Uint8Arrays cannot be frozen and are left alone). */
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
 
 /** Reads and validates the HA configuration (a JSON file path, or the parsed object). Throws ConfigError. */

@@ -1,12 +1,15 @@
 // The configuration of the home agent and of the mobile node: the typed objects the daemons
-// run from, every default stated next to its field, and the schemas that check a parsed JSON
-// value into them (field checks, then cross-field rules: HoAs inside the home prefixes,
-// distinct SPIs, key lengths that fit the algorithm). It must never read files, touch the
-// network or the IPsec engine, and never accept a field it does not know.
+// run from, every default stated once (HA_DEFAULTS, MN_DEFAULTS, LOG_DEFAULTS) and handed to
+// the schemas' .default(), and the zod schemas that check a parsed JSON value into them
+// (field checks, addresses in one spelling, then cross-field rules: HoAs inside the home
+// prefixes, distinct SPIs, key lengths that fit the algorithm, reserved pool addresses inside
+// the pool). It must never read files, touch the network or the IPsec engine, and never
+// accept a field it does not know (every object is strict).
 
 import { ALGORITHMS, ALGORITHM_NAMES, type AlgorithmName } from '../ipsec/algorithms.js';
 import { formatAddress, parseIPv4, parseIPv6 } from '../ipsec/addr.js';
-import { array, bool, Ctx, either, int, INVALID, join, object, oneOf, optional, required, Schema, show, str, withDefault } from './validate.js';
+import { z } from 'zod';
+import { described, expected, objectErrors, pathText, show } from './messages.js';
 import { LOG_DEFAULTS, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import { parseListen } from '../common/metrics.js';
 
@@ -144,46 +147,55 @@ export interface MnConfig {
 }
 
 // ---- field schemas --------------------------------------------------------------------
+// Every field schema passes its own error map (messages.ts), so each zod issue names the bad
+// value and what is allowed. Checks on a value abort its schema, and the cross-field rules run
+// only when everything beneath them parsed (`whenValid`), as one broken field must not also
+// be reported as a cross-field mistake.
 
-const ipv6 = (): Schema<string> =>
-  canon(str('an IPv6 address as text', (s) => (parseIPv6(s) ? undefined : `'${s}' is not an IPv6 address (e.g. '2001:db8::1')`)), parseIPv6);
-const ipv4 = (): Schema<string> =>
-  canon(str('an IPv4 address as text', (s) => (parseIPv4(s) ? undefined : `'${s}' is not an IPv4 address (dotted quad, e.g. '192.0.2.1')`)), parseIPv4);
+/** Runs a superRefine only when nothing beneath it has a problem. */
+const whenValid = { when: (p: { issues: readonly unknown[] }) => p.issues.length === 0 };
 
-/** Stores addresses in one spelling, so comparisons compare values. */
-function canon(s: Schema<string>, parse: (t: string) => Uint8Array | undefined): Schema<string> {
-  return { parse: (v, path, ctx) => {
-    const r = s.parse(v, path, ctx);
-    return typeof r === 'string' ? formatAddress(parse(r)!) : r;
-  } };
+/** A string whose further check returns a message for a bad value (undefined when good). */
+function checkedString(what: string, check: (s: string) => string | undefined) {
+  return z.string({ error: expected(what) }).check((ctx) => {
+    const message = check(ctx.value);
+    if (message !== undefined) ctx.issues.push({ code: 'custom', message, input: ctx.value, continue: false });
+  });
 }
 
-function prefix(family: 4 | 6): Schema<Prefix> {
+/** An address, stored in one spelling (canonical text), so comparisons compare values. */
+function address(family: 4 | 6) {
+  const parse = family === 6 ? parseIPv6 : parseIPv4;
+  const bad =
+    family === 6 ? (s: string) => `'${s}' is not an IPv6 address (e.g. '2001:db8::1')` : (s: string) => `'${s}' is not an IPv4 address (dotted quad, e.g. '192.0.2.1')`;
+  return checkedString(`an IPv${family} address as text`, (s) => (parse(s) ? undefined : bad(s))).transform((s) => formatAddress(parse(s)!));
+}
+const ipv6 = () => address(6);
+const ipv4 = () => address(4);
+
+/** 'address/length' with no bits set beyond the length, into a canonical Prefix. */
+function prefix(family: 4 | 6) {
   const parse = family === 6 ? parseIPv6 : parseIPv4;
   const eg = family === 6 ? '2001:db8:1::/64' : '10.1.0.0/24';
-  return {
-    parse(v, path, ctx) {
-      if (typeof v !== 'string') {
-        ctx.add(path, `must be an IPv${family} prefix 'address/length' (e.g. '${eg}'), got ${show(v)}`);
-        return INVALID;
-      }
+  const max = family === 6 ? 128 : 32;
+  return z
+    .string({ error: described((v) => `must be an IPv${family} prefix 'address/length' (e.g. '${eg}'), got ${show(v)}`) })
+    .transform((v, ctx): Prefix => {
       const slash = v.indexOf('/');
       const a = slash > 0 ? parse(v.slice(0, slash)) : undefined;
       const lenText = slash > 0 ? v.slice(slash + 1) : '';
-      const max = family === 6 ? 128 : 32;
       if (!a || !/^[0-9]{1,3}$/.test(lenText) || Number(lenText) > max) {
-        ctx.add(path, `'${v}' is not an IPv${family} prefix: write 'address/length' with length 0..${max} (e.g. '${eg}')`);
-        return INVALID;
+        ctx.addIssue({ code: 'custom', input: v, message: `'${v}' is not an IPv${family} prefix: write 'address/length' with length 0..${max} (e.g. '${eg}')` });
+        return z.NEVER;
       }
       const length = Number(lenText);
       const net = a.map((b, i) => b & ((0xff00 >> Math.max(0, Math.min(8, length - 8 * i))) & 0xff));
       if (net.some((b, i) => b !== a[i])) {
-        ctx.add(path, `'${v}' has bits set beyond /${length}; write '${formatAddress(net)}/${length}'`);
-        return INVALID;
+        ctx.addIssue({ code: 'custom', input: v, message: `'${v}' has bits set beyond /${length}; write '${formatAddress(net)}/${length}'` });
+        return z.NEVER;
       }
       return { prefix: formatAddress(a), length };
-    },
-  };
+    });
 }
 
 function inPrefix(addr: string, p: Prefix): boolean {
@@ -198,148 +210,165 @@ function inPrefix(addr: string, p: Prefix): boolean {
   return true;
 }
 
+/** An integer in min..max; `what` says what the bounds mean. */
+function int(min: number, max: number, what?: string) {
+  const error = described((v) => `must be an integer from ${min} to ${max}${what ? ` (${what})` : ''}, got ${show(v)}`);
+  return z.number({ error }).int({ error, abort: true }).min(min, { error, abort: true }).max(max, { error, abort: true });
+}
+
+const bool = () => z.boolean({ error: expected('true or false') });
+
+/** One of `values`, naming them all when the value is not. */
+function oneOf<const T extends readonly string[]>(values: T) {
+  return z.enum(values, { error: described((v) => `must be one of ${values.map((x) => `'${x}'`).join(', ')}, got ${show(v)}`) });
+}
+
+/** An array of `item`, at least `min` long. */
+function array<T extends z.ZodType>(item: T, min = 0) {
+  const s = z.array(item, { error: expected('an array') });
+  return min === 0 ? s : s.min(min, { error: (iss) => `must hold at least ${min} entr${min === 1 ? 'y' : 'ies'}, got ${(iss.input as unknown[]).length}` });
+}
+
+/** An object with exactly the fields of `shape`: an unknown field is refused, naming the closest known one. */
+function object<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject(shape, { error: objectErrors(Object.keys(shape)) });
+}
+
 const ifname = () =>
-  str('an interface name', (s) => (/^[A-Za-z0-9_.:@-]{1,15}$/.test(s) ? undefined : `'${s}' is not an interface name (1-15 characters: letters, digits, _ . : @ -)`));
+  checkedString('an interface name', (s) => (/^[A-Za-z0-9_.:@-]{1,15}$/.test(s) ? undefined : `'${s}' is not an interface name (1-15 characters: letters, digits, _ . : @ -)`));
 
-const logConfig = object<LogConfig>({
-  level: withDefault(oneOf(LOG_LEVELS), LOG_DEFAULTS.level),
-  format: withDefault(oneOf(LOG_FORMATS), LOG_DEFAULTS.format),
-});
+const logConfig = object({
+  level: oneOf(LOG_LEVELS).default(LOG_DEFAULTS.level),
+  format: oneOf(LOG_FORMATS).default(LOG_DEFAULTS.format),
+} satisfies Record<keyof LogConfig, z.ZodType>);
 
-const metricsConfig = object<MetricsConfig>({
-  listen: required(str("'host:port'", (s) => {
+const metricsConfig = object({
+  listen: checkedString("'host:port'", (s) => {
     const r = parseListen(s);
     return typeof r === 'string' ? r : undefined;
-  })),
-});
+  }),
+} satisfies Record<keyof MetricsConfig, z.ZodType>);
 
 const hexKey = () =>
-  str('a key in hex', (s) => (/^([0-9a-fA-F]{2})*$/.test(s) ? undefined : `must be an even number of hex digits (no '0x', no separators), got ${show(s)}`));
+  checkedString('a key in hex', (s) => (/^([0-9a-fA-F]{2})*$/.test(s) ? undefined : `must be an even number of hex digits (no '0x', no separators), got ${show(s)}`));
 
-const saKeys: Schema<SaKeys> = object<SaKeys>(
-  {
-    spi: required(int(256, 0xffffffff, '0 is never sent and 1-255 are reserved')),
-    algorithm: required(oneOf(ALGORITHM_NAMES)),
-    encKey: optional(hexKey()),
-    authKey: optional(hexKey()),
-  },
-  (k, path, ctx) => {
-    const info = ALGORITHMS[k.algorithm];
-    const check = (field: 'encKey' | 'authKey', lengths: readonly number[]) => {
-      const octets = (k[field] ?? '').length / 2;
-      if (lengths.includes(octets)) return;
-      const allowed = lengths.filter((n) => n > 0).map((n) => `${n} octets (${2 * n} hex digits)`);
-      const fix = allowed.length === 0 ? `leave it out: ${k.algorithm} takes none` : `must be ${allowed.join(' or ')} for ${k.algorithm}`;
-      ctx.add(join(path, field), `${fix}, got ${octets} octets`);
-    };
-    check('encKey', info.encKeyLengths);
-    check('authKey', info.authKeyLengths.length ? info.authKeyLengths : [0]);
-  },
-);
+const saKeys = object({
+  spi: int(256, 0xffffffff, '0 is never sent and 1-255 are reserved'),
+  algorithm: oneOf(ALGORITHM_NAMES),
+  encKey: hexKey().optional(),
+  authKey: hexKey().optional(),
+} satisfies Record<keyof SaKeys, z.ZodType>).superRefine((k, ctx) => {
+  // Key lengths that fit the algorithm.
+  const info = ALGORITHMS[k.algorithm];
+  const check = (field: 'encKey' | 'authKey', lengths: readonly number[]) => {
+    const octets = (k[field] ?? '').length / 2;
+    if (lengths.includes(octets)) return;
+    const allowed = lengths.filter((n) => n > 0).map((n) => `${n} octets (${2 * n} hex digits)`);
+    const fix = allowed.length === 0 ? `leave it out: ${k.algorithm} takes none` : `must be ${allowed.join(' or ')} for ${k.algorithm}`;
+    ctx.addIssue({ code: 'custom', path: [field], input: k[field], message: `${fix}, got ${octets} octets` });
+  };
+  check('encKey', info.encKeyLengths);
+  check('authKey', info.authKeyLengths.length ? info.authKeyLengths : [0]);
+}, whenValid);
 
-const saPair = object<SaPair>({ out: required(saKeys), in: required(saKeys) });
-const mobilityKeys = object<MobilityKeys>({ bu: required(saPair), payload: required(saPair) });
+const saPair = object({ out: saKeys, in: saKeys } satisfies Record<keyof SaPair, z.ZodType>);
+const mobilityKeys = object({ bu: saPair, payload: saPair } satisfies Record<keyof MobilityKeys, z.ZodType>);
 
-/** The four SPIs of a key block with their paths. */
-function spisOf(keys: MobilityKeys, path: string): { spi: number; path: string }[] {
-  const out: { spi: number; path: string }[] = [];
+type Spi = { spi: number; path: (string | number)[] };
+
+/** The four SPIs of a key block with their paths (below `path`, the path of the block's owner). */
+function spisOf(keys: MobilityKeys, path: (string | number)[]): Spi[] {
+  const out: Spi[] = [];
   for (const pair of ['bu', 'payload'] as const) {
-    for (const dir of ['out', 'in'] as const) out.push({ spi: keys[pair][dir].spi, path: `${join(path, 'keys')}.${pair}.${dir}.spi` });
+    for (const dir of ['out', 'in'] as const) out.push({ spi: keys[pair][dir].spi, path: [...path, 'keys', pair, dir, 'spi'] });
   }
   return out;
 }
 
 /** Every SPI appears once among those this host holds (outbound and inbound share one SAD keyed by SPI). */
-function distinctSpis(all: { spi: number; path: string }[], ctx: Ctx): void {
-  const seen = new Map<number, string>();
+function distinctSpis(all: Spi[], ctx: z.RefinementCtx): void {
+  const seen = new Map<number, Spi['path']>();
   for (const s of all) {
     const first = seen.get(s.spi);
-    if (first !== undefined) ctx.add(s.path, `SPI ${s.spi} is already used at ${first}; every SPI this host holds must be distinct`);
-    else seen.set(s.spi, s.path);
+    if (first !== undefined) {
+      ctx.addIssue({ code: 'custom', path: s.path, input: s.spi, message: `SPI ${s.spi} is already used at ${pathText(first)}; every SPI this host holds must be distinct` });
+    } else seen.set(s.spi, s.path);
   }
 }
 
 const LIFETIME_MAX = 262140;
 
-const haMobileNode = object<HaMobileNode>({ hoa: required(ipv6()), ipv4Hoa: optional(ipv4()), keys: required(mobilityKeys) });
+const haMobileNode = object({ hoa: ipv6(), ipv4Hoa: ipv4().optional(), keys: mobilityKeys } satisfies Record<keyof HaMobileNode, z.ZodType>);
 
-const ipv4Pool = object<{ prefix: string; reserved: string[] }>({ prefix: required(str()), reserved: withDefault(array(ipv4()), []) });
-
-/** Schema of the HA file. */
-export const haConfigSchema: Schema<HaConfig> = object<HaConfig>(
-  {
-    homePrefixes: required(array(prefix(6), 1)),
-    haAddress: required(ipv6()),
-    haIpv4Address: optional(ipv4()),
-    ipv4HomePool: optional({
-      parse(v, path, ctx) {
-        const r = ipv4Pool.parse(v, path, ctx);
-        if (typeof r !== 'object') return r;
-        const p = prefix(4).parse(r.prefix, join(path, 'prefix'), ctx);
-        if (typeof p !== 'object') return p;
-        let bad = false;
-        r.reserved.forEach((a, i) => {
-          if (!inPrefix(a, p)) {
-            ctx.add(`${join(path, 'reserved')}[${i}]`, `${a} is outside the pool ${p.prefix}/${p.length}; list only addresses inside it`);
-            bad = true;
-          }
-        });
-        return bad ? INVALID : { prefix: p.prefix, length: p.length, reserved: r.reserved };
-      },
-    }),
-    interfaces: required(object<HaConfig['interfaces']>({ homeLink: required(ifname()), public: required(ifname()) })),
-    udpPort: withDefault(int(1, 65535), HA_DEFAULTS.udpPort),
-    maxLifetimeSeconds: withDefault(int(4, LIFETIME_MAX, 'seconds; the BA field counts 4-s units'), HA_DEFAULTS.maxLifetimeSeconds),
-    natRefreshSeconds: withDefault(int(1, 0xfffffffe, 'seconds'), HA_DEFAULTS.natRefreshSeconds),
-    forceUdp: withDefault(bool(), HA_DEFAULTS.forceUdp),
-    mobileNodes: required(array(haMobileNode)),
-    log: optional(logConfig),
-    metrics: optional(metricsConfig),
-  },
-  (c, _path, ctx) => {
-    const inHome = (a: string) => c.homePrefixes.some((p) => inPrefix(a, p));
-    const list = c.homePrefixes.map((p) => `${p.prefix}/${p.length}`).join(', ');
-    if (!inHome(c.haAddress)) ctx.add('haAddress', `${c.haAddress} is not inside a home prefix (${list}); the HA sits on the home link`);
-    const hoas = new Map<string, number>();
-    const v4 = new Map<string, number>();
-    const spis: { spi: number; path: string }[] = [];
-    c.mobileNodes.forEach((mn, i) => {
-      const path = `mobileNodes[${i}]`;
-      if (!inHome(mn.hoa)) ctx.add(`${path}.hoa`, `${mn.hoa} is not inside a home prefix (${list})`);
-      if (mn.hoa === c.haAddress) ctx.add(`${path}.hoa`, `${mn.hoa} is the HA's own address`);
-      if (hoas.has(mn.hoa)) ctx.add(`${path}.hoa`, `${mn.hoa} is already mobileNodes[${hoas.get(mn.hoa)}].hoa; each MN needs its own`);
-      else hoas.set(mn.hoa, i);
-      if (mn.ipv4Hoa !== undefined) {
-        if (v4.has(mn.ipv4Hoa)) ctx.add(`${path}.ipv4Hoa`, `${mn.ipv4Hoa} is already mobileNodes[${v4.get(mn.ipv4Hoa)}].ipv4Hoa`);
-        else v4.set(mn.ipv4Hoa, i);
-        const pool = c.ipv4HomePool;
-        if (pool && !inPrefix(mn.ipv4Hoa, pool)) ctx.add(`${path}.ipv4Hoa`, `${mn.ipv4Hoa} is outside ipv4HomePool ${pool.prefix}/${pool.length}`);
-      }
-      spis.push(...spisOf(mn.keys, path));
+/** The IPv4 home pool: its prefix, and reserved addresses (inside it) never handed out. */
+const ipv4Pool = object({ prefix: prefix(4), reserved: array(ipv4()).default(() => []) })
+  .superRefine((pool, ctx) => {
+    const { prefix: p, reserved } = pool;
+    reserved.forEach((a, i) => {
+      if (!inPrefix(a, p)) ctx.addIssue({ code: 'custom', path: ['reserved', i], input: a, message: `${a} is outside the pool ${p.prefix}/${p.length}; list only addresses inside it` });
     });
-    distinctSpis(spis, ctx);
-  },
-);
+  }, whenValid)
+  .transform((pool) => ({ prefix: pool.prefix.prefix, length: pool.prefix.length, reserved: pool.reserved }));
 
-const mnIpv4Hoa: Schema<string> = either(oneOf(['dynamic', 'none'] as const), ipv4(), "'dynamic', 'none' or an IPv4 address (e.g. '10.1.0.10')");
+const haShape = {
+  homePrefixes: array(prefix(6), 1),
+  haAddress: ipv6(),
+  haIpv4Address: ipv4().optional(),
+  ipv4HomePool: ipv4Pool.optional(),
+  interfaces: object({ homeLink: ifname(), public: ifname() } satisfies Record<keyof HaConfig['interfaces'], z.ZodType>),
+  udpPort: int(1, 65535).default(HA_DEFAULTS.udpPort),
+  maxLifetimeSeconds: int(4, LIFETIME_MAX, 'seconds; the BA field counts 4-s units').default(HA_DEFAULTS.maxLifetimeSeconds),
+  natRefreshSeconds: int(1, 0xfffffffe, 'seconds').default(HA_DEFAULTS.natRefreshSeconds),
+  forceUdp: bool().default(HA_DEFAULTS.forceUdp),
+  mobileNodes: array(haMobileNode),
+  log: logConfig.optional(),
+  metrics: metricsConfig.optional(),
+} satisfies Record<keyof HaConfig, z.ZodType>;
 
-/** Schema of the MN file. */
-export const mnConfigSchema: Schema<MnConfig> = object<MnConfig>(
-  {
-    hoa: required(ipv6()),
-    haAddress: required(ipv6()),
-    haIpv4Address: optional(ipv4()),
-    udpPort: withDefault(int(1, 65535), MN_DEFAULTS.udpPort),
-    lifetimeSeconds: withDefault(int(4, LIFETIME_MAX, 'seconds; the BU field counts 4-s units'), MN_DEFAULTS.lifetimeSeconds),
-    forceUdp: withDefault(bool(), MN_DEFAULTS.forceUdp),
-    ipv4Hoa: withDefault(mnIpv4Hoa, MN_DEFAULTS.ipv4Hoa as string),
-    interfaces: withDefault(array(ifname()), [...MN_DEFAULTS.interfaces]),
-    keys: required(mobilityKeys),
-    log: optional(logConfig),
-    metrics: optional(metricsConfig),
-  },
-  (c, _path, ctx) => {
-    if (c.hoa === c.haAddress) ctx.add('haAddress', `is the home address ${c.hoa}; give the HA's own address`);
-    distinctSpis(spisOf(c.keys, ''), ctx);
-  },
-);
+/** Schema of the HA file: the fields, then the cross-field rules. */
+export const haConfigSchema: z.ZodType<HaConfig> = object(haShape).superRefine((c, ctx) => {
+  const inHome = (a: string) => c.homePrefixes.some((p) => inPrefix(a, p));
+  const list = c.homePrefixes.map((p) => `${p.prefix}/${p.length}`).join(', ');
+  const problem = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: 'custom', path, input, message });
+  if (!inHome(c.haAddress)) problem(['haAddress'], c.haAddress, `${c.haAddress} is not inside a home prefix (${list}); the HA sits on the home link`);
+  const hoas = new Map<string, number>();
+  const v4 = new Map<string, number>();
+  const spis: Spi[] = [];
+  c.mobileNodes.forEach((mn, i) => {
+    const path = ['mobileNodes', i];
+    if (!inHome(mn.hoa)) problem([...path, 'hoa'], mn.hoa, `${mn.hoa} is not inside a home prefix (${list})`);
+    if (mn.hoa === c.haAddress) problem([...path, 'hoa'], mn.hoa, `${mn.hoa} is the HA's own address`);
+    if (hoas.has(mn.hoa)) problem([...path, 'hoa'], mn.hoa, `${mn.hoa} is already mobileNodes[${hoas.get(mn.hoa)}].hoa; each MN needs its own`);
+    else hoas.set(mn.hoa, i);
+    if (mn.ipv4Hoa !== undefined) {
+      if (v4.has(mn.ipv4Hoa)) problem([...path, 'ipv4Hoa'], mn.ipv4Hoa, `${mn.ipv4Hoa} is already mobileNodes[${v4.get(mn.ipv4Hoa)}].ipv4Hoa`);
+      else v4.set(mn.ipv4Hoa, i);
+      const pool = c.ipv4HomePool;
+      if (pool && !inPrefix(mn.ipv4Hoa, pool)) problem([...path, 'ipv4Hoa'], mn.ipv4Hoa, `${mn.ipv4Hoa} is outside ipv4HomePool ${pool.prefix}/${pool.length}`);
+    }
+    spis.push(...spisOf(mn.keys, path));
+  });
+  distinctSpis(spis, ctx);
+}, whenValid);
+
+const mnIpv4Hoa = z.union([z.enum(['dynamic', 'none']), ipv4()], { error: expected("'dynamic', 'none' or an IPv4 address (e.g. '10.1.0.10')") });
+
+const mnShape = {
+  hoa: ipv6(),
+  haAddress: ipv6(),
+  haIpv4Address: ipv4().optional(),
+  udpPort: int(1, 65535).default(MN_DEFAULTS.udpPort),
+  lifetimeSeconds: int(4, LIFETIME_MAX, 'seconds; the BU field counts 4-s units').default(MN_DEFAULTS.lifetimeSeconds),
+  forceUdp: bool().default(MN_DEFAULTS.forceUdp),
+  ipv4Hoa: mnIpv4Hoa.default(MN_DEFAULTS.ipv4Hoa),
+  interfaces: array(ifname()).default(() => [...MN_DEFAULTS.interfaces]),
+  keys: mobilityKeys,
+  log: logConfig.optional(),
+  metrics: metricsConfig.optional(),
+} satisfies Record<keyof MnConfig, z.ZodType>;
+
+/** Schema of the MN file: the fields, then the cross-field rules. */
+export const mnConfigSchema: z.ZodType<MnConfig> = object(mnShape).superRefine((c, ctx) => {
+  if (c.hoa === c.haAddress) ctx.addIssue({ code: 'custom', path: ['haAddress'], input: c.haAddress, message: `is the home address ${c.hoa}; give the HA's own address` });
+  distinctSpis(spisOf(c.keys, []), ctx);
+}, whenValid);

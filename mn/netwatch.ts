@@ -66,7 +66,11 @@ export function linkFromNetlink(m: LinkMessage): LinkInfo | null {
   return {
     index: m.data.index,
     name: m.attrs.ifname ?? `if${m.data.index}`,
-    up: !!f.up && !!(f.running || f.lowerUp),
+    // RUNNING, not LOWER_UP: the kernel sets LOWER_UP as soon as the carrier is there, but RUNNING
+    // only once linkwatch has processed it (up to a second later) and given the device its qdisc;
+    // until then every packet, a first Neighbor Solicitation included, is dropped, which cost the
+    // first BU after a move (a second's retransmission) in the testbed.
+    up: !!f.up && !!f.running,
     loopback: !!f.loopback,
   };
 }

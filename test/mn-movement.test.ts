@@ -267,6 +267,8 @@ describe('netwatch: netlink message conversion', () => {
       link(3, 'v4net0', true, { loopback: false }),
     );
     expect(linkFromNetlink({ kind: 'link', data: { index: 3, flags: { up: true } }, attrs: { ifname: 'x' } })?.up).toBe(false); // no carrier
+    // Carrier seen (LOWER_UP) but not yet RUNNING: linkwatch has not activated the device, packets would be dropped.
+    expect(linkFromNetlink({ kind: 'link', data: { index: 3, flags: { up: true, lowerUp: true } }, attrs: { ifname: 'x' } })?.up).toBe(false);
     const a6 = addrFromNetlink({
       kind: 'address',
       data: { family: 10, prefixlen: 64, index: 2, flags: {} },
