@@ -162,3 +162,23 @@ export class MetricsServer {
     });
   }
 }
+
+/** Text of a metrics address for logs: IPv6 hosts in brackets. */
+export function hostPort(a: { host: string; port: number }): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+/**
+ * A daemon's metrics server: none when `listen` is undefined or 'off', else `make()`'s registry
+ * served at `listen` ('host:port'). Errors name the address (a bad one, or one that is taken).
+ */
+export async function serveMetrics<T extends { registry: Registry }>(listen: string | undefined, make: () => T): Promise<{ metrics: T; server: MetricsServer } | undefined> {
+  if (listen === undefined || listen === 'off') return undefined;
+  const at = parseListen(listen);
+  if (typeof at === 'string') throw new Error(`metrics address: ${at}`);
+  const metrics = make();
+  const server = await MetricsServer.listen(metrics.registry, at).catch((e: unknown) => {
+    throw new Error(`metrics: cannot listen on ${hostPort(at)}: ${(e as Error).message}`);
+  });
+  return { metrics, server };
+}

@@ -20,7 +20,7 @@ import type { BindingEntry } from './bcache.js';
 import { HomeLink } from './homelink.js';
 import { Teardown } from '../common/teardown.js';
 import { createLogger, DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
-import { MetricsServer, parseListen } from '../common/metrics.js';
+import { hostPort, serveMetrics } from '../common/metrics.js';
 import { HaMetrics } from './metrics.js';
 import { HaStore } from './store.js';
 
@@ -49,11 +49,6 @@ export interface HaDaemonOptions {
   dropReportMs?: number;
 }
 
-/** Text of a metrics address for logs: IPv6 hosts in brackets. */
-function hostPort(a: { host: string; port: number }): string {
-  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
-}
-
 /** '129 x2, 135 x1' / 'no-binding 12, ipsec-in:replay 1': the largest first. */
 function summary(delta: Record<string, number>, sep: string): string {
   return Object.entries(delta)
@@ -61,7 +56,6 @@ function summary(delta: Record<string, number>, sep: string): string {
     .map(([k, n]) => `${k}${sep}${n}`)
     .join(', ');
 }
-
 
 export class HaDaemon {
   private readonly teardown = new Teardown((m) => this.log(m, {}, 'warn'));
@@ -133,17 +127,11 @@ export class HaDaemon {
       this.teardown.push(() => st.close());
     }
     // Metrics right after the lock: a taken port stops the start before anything is set up.
-    const listen = this.opts.metricsListen ?? cfg.metrics?.listen;
-    if (listen !== undefined && listen !== 'off') {
-      const at = parseListen(listen);
-      if (typeof at === 'string') throw new Error(`metrics address: ${at}`);
-      const metrics = new HaMetrics(() => this.agent);
-      const server = await MetricsServer.listen(metrics.registry, at).catch((e: unknown) => {
-        throw new Error(`metrics: cannot listen on ${hostPort(at)}: ${(e as Error).message}`);
-      });
-      this.metrics = metrics;
-      this.metricsAddress = server.address;
-      this.teardown.push(() => server.close());
+    const served = await serveMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new HaMetrics(() => this.agent));
+    if (served) {
+      this.metrics = served.metrics;
+      this.metricsAddress = served.server.address;
+      this.teardown.push(() => served.server.close());
     }
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.teardown.push(() => tun.close());

@@ -26,7 +26,7 @@ import { mnControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
 import { Teardown } from '../common/teardown.js';
 import { createLogger, DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
-import { MetricsServer, parseListen } from '../common/metrics.js';
+import { hostPort, serveMetrics } from '../common/metrics.js';
 import { MnMetrics } from './metrics.js';
 import { BU_SEQ_BLOCK, MnStore } from './store.js';
 
@@ -58,12 +58,6 @@ export interface MnDaemonOptions {
   /** Period of the drop summary line, ms. Default 10000. */
   dropReportMs?: number;
 }
-
-/** Text of a metrics address for logs: IPv6 hosts in brackets. */
-function hostPort(a: { host: string; port: number }): string {
-  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
-}
-
 
 /** Several MipPacketIo (one per interface) as one: every tap feeds the handler, sends go out of the first (routed by the kernel). */
 export class MultiMipPacketIo implements MipPacketIo {
@@ -179,17 +173,11 @@ export class MnDaemon {
       this.teardown.push(() => st.close());
     }
     // Metrics right after the lock: a taken port stops the start before anything is set up.
-    const listen = this.opts.metricsListen ?? cfg.metrics?.listen;
-    if (listen !== undefined && listen !== 'off') {
-      const at = parseListen(listen);
-      if (typeof at === 'string') throw new Error(`metrics address: ${at}`);
-      const metrics = new MnMetrics(() => this.node);
-      const server = await MetricsServer.listen(metrics.registry, at).catch((e: unknown) => {
-        throw new Error(`metrics: cannot listen on ${hostPort(at)}: ${(e as Error).message}`);
-      });
-      this.metrics = metrics;
-      this.metricsAddress = server.address;
-      this.teardown.push(() => server.close());
+    const served = await serveMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new MnMetrics(() => this.node));
+    if (served) {
+      this.metrics = served.metrics;
+      this.metricsAddress = served.server.address;
+      this.teardown.push(() => served.server.close());
     }
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.teardown.push(() => tun.close());
