@@ -9,10 +9,10 @@
 // kills the daemons and the two scripts even when a step fails. Needs root (dist/ is built when stale).
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT, type Testbed } from '../testbed/index.js';
-import { startDaemons, type Daemons } from './support/daemons.js';
-import { RoamingWire } from './support/roaming-wire.js';
+import type { Daemons } from './support/daemons.js';
+import { daemonsWithWire, RoamingWire } from './support/roaming-wire.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const P = PROJECT;
@@ -180,25 +180,15 @@ describe.skipIf(!isRoot)('e2e in namespaces: TCP to both HoAs survives every mov
     expect(Math.max(progress.v6.maxGap, progress.v4.maxGap)).toBeLessThan(MOVE_BOUND_MS);
   }
 
-  beforeAll(async () => {
-    // The MN starts at home; every link is recorded from before the MN starts to the end.
-    d = await startDaemons({ mnStartIface: P.mn.ifaces.home, beforeMn: (t) => wire.start(t) });
+  // The MN starts at home; every link is recorded from before the MN starts to the end.
+  const daemons = daemonsWithWire(wire, { mnStartIface: P.mn.ifaces.home });
+  beforeAll(() => {
+    d = daemons.get();
     tb = d.tb;
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     if (process.env.E2E_VERBOSE) process.stderr.write(`e2e-netns-tcp interruptions (ms after the old link went down): ${JSON.stringify(interruptions)}\n${dump()}\n`);
-    try {
-      await wire.finish();
-    } finally {
-      await d?.destroy();
-    }
-  });
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => {
-      wire.failed = true;
-    });
   });
 
   it('at home (no binding, no tunnel): the CN opens TCP to both HoAs and the echoed streams match', async () => {

@@ -7,17 +7,18 @@
 // fixtures' metrics.listen) is scraped inside its namespace. afterAll tears the testbed down even
 // when a step fails.
 // Needs root (dist/ is built when stale).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT } from '../testbed/index.js';
-import { startDaemons, type Daemons } from './support/daemons.js';
-import { RoamingWire } from './support/roaming-wire.js';
+import type { Daemons } from './support/daemons.js';
+import { daemonsWithWire, RoamingWire } from './support/roaming-wire.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const P = PROJECT;
 
 describe.skipIf(!isRoot)('e2e in namespaces: dsmip6 ha + dsmip6 mn, CN pings the HoA (root)', () => {
-  let d: Daemons | undefined;
   const wire = new RoamingWire('e2e-netns');
+  const daemons = daemonsWithWire(wire, { mnStartIface: P.mn.ifaces.v6net });
+  let d: Daemons | undefined;
   const pings: string[] = [];
 
   async function expectPing(): Promise<void> {
@@ -63,22 +64,8 @@ describe.skipIf(!isRoot)('e2e in namespaces: dsmip6 ha + dsmip6 mn, CN pings the
     await d!.waitForLog('ha', binding, { after });
   }
 
-  beforeAll(async () => {
-    d = await startDaemons({ mnStartIface: P.mn.ifaces.v6net, beforeMn: (tb) => wire.start(tb) });
-  });
-
-  afterAll(async () => {
-    try {
-      await wire.finish();
-    } finally {
-      await d?.destroy();
-    }
-  });
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(() => {
-      wire.failed = true;
-    });
+  beforeAll(() => {
+    d = daemons.get();
   });
 
   it('registers over IPv6 from v6net0 and the CN reaches the HoA', async () => {

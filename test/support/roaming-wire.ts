@@ -4,9 +4,11 @@
 // and RH2 on BAs to it, BUs from IPv4 CoAs in UDP 4191 with the IPv4 CoA option, NAT Detection on
 // BAs behind the NAT and nowhere else, and the expected signalling and decrypted data seen on each
 // network the MN visited (so no check can pass on an empty capture).
+// daemonsWithWire() registers the hooks a test file needs around it (start, mark failed, finish).
 // It must never assert on its own (it returns violations; tests assert) and never delete the pcaps
 // of a failed run: their directory is printed so they can be opened in Wireshark.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMnConfig } from '../../config/load.js';
@@ -27,6 +29,7 @@ import {
   where,
   type PacketFacts,
 } from './capture-judge.js';
+import { startDaemons, type Daemons, type StartOptions } from './daemons.js';
 
 const P = PROJECT;
 type Network = 'home' | 'v6net' | 'v4net' | 'natnet';
@@ -49,6 +52,36 @@ export interface WireVerdict {
   hint: string;
   /** Warnings tshark gave (reported, not judged). */
   warnings: string[];
+}
+
+/**
+ * Starts the daemons with every link recorded from before the MN starts (for a describe block's
+ * beforeAll), marks the wire failed when a test fails, and after all finishes the capture, then
+ * destroys the daemons' testbed, even when a step failed.
+ */
+export function daemonsWithWire(wire: RoamingWire, opts: Omit<StartOptions, 'beforeMn'>): { get(): Daemons } {
+  let d: Daemons | undefined;
+  beforeAll(async () => {
+    d = await startDaemons({ ...opts, beforeMn: (tb) => wire.start(tb) });
+  });
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      wire.failed = true;
+    });
+  });
+  afterAll(async () => {
+    try {
+      await wire.finish();
+    } finally {
+      await d?.destroy();
+    }
+  });
+  return {
+    get(): Daemons {
+      if (!d) throw new Error('the daemons did not start (see the beforeAll error)');
+      return d;
+    },
+  };
 }
 
 export class RoamingWire {
