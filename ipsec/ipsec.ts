@@ -82,6 +82,11 @@ export class IpsecEngine {
     return this.sad.get(spi)?.info();
   }
 
+  /** Whether the SAD holds `spi` (no snapshot: cheap enough to ask per packet). */
+  hasSA(spi: number): boolean {
+    return this.sad.get(spi) !== undefined;
+  }
+
   listSAs(): SaInfo[] {
     return [...this.sad.all()].map((sa) => sa.info());
   }
