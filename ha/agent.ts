@@ -105,13 +105,22 @@ function plainAddr(a: string | undefined): string | undefined {
  * protects: a BU / BA SA. Built only from ipsec/'s control API (getSA, listPolicies), design Req #3/#4.
  */
 export function mobilitySpiPredicate(engine: IpsecEngine): (spi: number) => boolean {
+  // The SPIs that MH policies name, derived in one pass per SPD generation: asking listPolicies()
+  // per SPI made the first BU of each MN cost O(all policies) (BENCHMARKS.md, HA capacity).
+  let generation = -1;
+  let named = new Set<number>();
   return (spi) => {
     const sa = engine.getSA(spi);
     if (sa === undefined || sa.mode !== 'transport') return false;
     if ((sa.selectors ?? []).some((s) => s.proto === IpProto.MH)) return true;
-    return engine
-      .listPolicies()
-      .some((p) => typeof p.action === 'object' && 'spi' in p.action.protect && p.action.protect.spi === spi && p.selector.proto === IpProto.MH);
+    if (engine.policyGeneration !== generation) {
+      named = new Set();
+      for (const p of engine.listPolicies()) {
+        if (typeof p.action === 'object' && 'spi' in p.action.protect && p.selector.proto === IpProto.MH) named.add(p.action.protect.spi);
+      }
+      generation = engine.policyGeneration;
+    }
+    return named.has(spi);
   };
 }
 

@@ -82,6 +82,11 @@ export class IpsecEngine {
     return this.sad.get(spi)?.info();
   }
 
+  /** Grows on every SPD change: a caller that derives something from listPolicies() knows when to derive it again. */
+  get policyGeneration(): number {
+    return this.spd.generation;
+  }
+
   /** Whether the SAD holds `spi` (no snapshot: cheap enough to ask per packet). */
   hasSA(spi: number): boolean {
     return this.sad.get(spi) !== undefined;
