@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { captureLinks, PROJECT, type Testbed } from '../testbed/index.js';
 import { createBed, killWait, sleep, startDaemons, type DaemonRun } from './bed.js';
+import { DEFAULT_DEBOUNCE_MS } from '../mn/movement.js';
 
 const P = PROJECT;
 const TRAFFIC = fileURLToPath(new URL('./handover-traffic.js', import.meta.url));
@@ -258,7 +259,7 @@ function render(r: Awaited<ReturnType<typeof run>>, meta: { quick: boolean; move
     '',
     '### What limits the handover goal, and what it would take',
     '',
-    `- Of each move's time, the MN's movement detection waits ${f(pctl(dec, 50))} ms (p50; p99 ${f(pctl(dec, 99))} ms) between the netlink event and its decision: mn/movement.ts debounces address, link and route events for 50 ms (DEFAULT_DEBOUNCE_MS) so that one move gives one decision. From the decision to the first packet over the new CoA — the BU, the HA's binding change, the first tunnelled packet — takes p50 ${f(pctl(after('make-before-break'), 50))} ms / p99 ${f(pctl(after('make-before-break'), 99))} ms in make-before-break and p50 ${f(pctl(after('break-before-make'), 50))} ms / p99 ${f(pctl(after('break-before-make'), 99))} ms in break-before-make.`,
+    `- Of each move's time, the MN's movement detection waits ${f(pctl(dec, 50))} ms (p50; p99 ${f(pctl(dec, 99))} ms) between the netlink event and its decision: mn/movement.ts debounces address, link and route events for ${DEFAULT_DEBOUNCE_MS} ms (DEFAULT_DEBOUNCE_MS) so that one move gives one decision. From the decision to the first packet over the new CoA — the BU, the HA's binding change, the first tunnelled packet — takes p50 ${f(pctl(after('make-before-break'), 50))} ms / p99 ${f(pctl(after('make-before-break'), 99))} ms in make-before-break and p50 ${f(pctl(after('break-before-make'), 50))} ms / p99 ${f(pctl(after('break-before-make'), 99))} ms in break-before-make.`,
     '- What it would take: decide at once on an event that makes a CoA usable when the MN has no usable CoA, or when the new one is preferred and the old one still works (make-before-break), and keep the debounce only for events that take an address away; then the figure is the part after the decision. The debounce is a constant in mn/movement.ts, outside this benchmark\'s change.',
     `- Loss: ${mbbLost === 0 ? 'none' : `${mbbLost} packets`} in make-before-break (the old path keeps delivering until the HA switches). In break-before-make the stream is lost from the moment the old link goes down until the HA switches, which includes the testbed bringing the other link up and the debounce.`,
     '',
@@ -276,7 +277,7 @@ function render(r: Awaited<ReturnType<typeof run>>, meta: { quick: boolean; move
     `- The first packet: dumpcap on the access routers' ends of the MN's links (ar6 lan0, ar4 lan0; the MN's own ends go down in break-before-make), frames towards the MN's CoAs longer than ${MIN_DATA_FRAME} octets (the stream's tunnelled packets; BAs and keepalives are shorter), read back with tshark; the first such frame on the new link at or after the event. Both clocks are the kernel's CLOCK_REALTIME.`,
     '- Loss: the sender numbers its datagrams and paces them by the clock (datagram k leaves at start + k ms); the sink in the mn namespace records which arrived; each missing one counts against the last move begun before it was sent.',
     '- Percentiles are nearest-rank over the measured moves: with 50 moves p99 is the largest, with 25 per direction too.',
-    '- What bounds the figure: mn/movement.ts debounces netlink events for 50 ms (DEFAULT_DEBOUNCE_MS) before it decides, so "event → MN decision" cannot be below 50 ms; the BU / BA round trip and the HA switching its binding come on top.',
+    `- What bounds the figure: mn/movement.ts debounces netlink events for ${DEFAULT_DEBOUNCE_MS} ms (DEFAULT_DEBOUNCE_MS) and then dumps links, addresses and routes before it decides; the BU / BA round trip and the HA switching its binding come on top.`,
   );
   out.push('', '```json', JSON.stringify({ moves: r.moves.map((m) => ({ ...m, latencyMs: m.firstPacketAt !== undefined && m.eventAt !== undefined ? Math.round((m.firstPacketAt - m.eventAt) * 10) / 10 : null })), sent: r.sent, received: r.received }, (k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 10) / 10 : v)), '```');
   return out.join('\n') + '\n';

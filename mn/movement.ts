@@ -29,7 +29,10 @@ import { ip4ToBytes, ip6ToBytes, canonicalIp } from '../common/addr.js';
 import type { CareOfAddress } from './bul.js';
 import type { RegistrationEvent } from './registration.js';
 
-export const DEFAULT_DEBOUNCE_MS = 50;
+// 2 ms: enough for the messages one kernel change sends (a link going down and the routes it
+// takes with it arrive within microseconds, and the edge re-dumps the whole state anyway); 50 ms
+// was most of the handover time the benchmark measured (BENCHMARKS.md, handover).
+export const DEFAULT_DEBOUNCE_MS = 2;
 export const DEFAULT_MAX_DELAY_MS = 1000;
 
 export interface LinkInfo {
