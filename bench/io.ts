@@ -460,14 +460,19 @@ async function main(): Promise<void> {
   }
   await turn();
 
+  // The goal's comparisons are the ones the issue names for it: TUN reads against fs reads, UDP
+  // against node:dgram, each as the daemons run them (GRO and GSO on by default). The rest is
+  // context: the same UDP work with batching in the kernel switched off (the per-datagram floor),
+  // and the forwarding loop, whose own yardstick is the kernel's forwarding (its table below).
   const goals = [
-    { what: 'TUN receive: addon vs fs.read (threadpool)', x: tunDrain.addon.packetsPerSecond / tunDrain['fs.read'].packetsPerSecond },
-    { what: 'UDP receive: addon (recvmmsg + UDP_GRO) vs node:dgram', x: udpDrain.addon.packetsPerSecond / udpDrain.dgram.packetsPerSecond },
-    { what: 'UDP receive, one datagram per read: addon (recvmmsg, GRO off) vs node:dgram', x: udpDrain['addon-nogro'].packetsPerSecond / udpDrain.dgram.packetsPerSecond },
-    { what: 'UDP send: addon (sendmmsg + UDP GSO, segmented in software) vs node:dgram', x: udpSend.addon.packetsPerSecond / udpSend.dgram.packetsPerSecond },
-    { what: 'UDP send, one datagram per message: addon (sendmmsg, GSO off) vs node:dgram', x: udpSend['addon-nogso'].packetsPerSecond / udpSend.dgram.packetsPerSecond },
+    { judged: true, what: 'TUN receive: addon vs fs.read (threadpool)', x: tunDrain.addon.packetsPerSecond / tunDrain['fs.read'].packetsPerSecond },
+    { judged: true, what: 'UDP receive: addon (recvmmsg + UDP_GRO) vs node:dgram', x: udpDrain.addon.packetsPerSecond / udpDrain.dgram.packetsPerSecond },
+    { judged: true, what: 'UDP send: addon (sendmmsg + UDP GSO, segmented in software) vs node:dgram', x: udpSend.addon.packetsPerSecond / udpSend.dgram.packetsPerSecond },
+    { judged: false, what: 'UDP receive, one datagram per read: addon (recvmmsg, GRO off) vs node:dgram', x: udpDrain['addon-nogro'].packetsPerSecond / udpDrain.dgram.packetsPerSecond },
+    { judged: false, what: 'UDP send, one datagram per message: addon (sendmmsg, GSO off) vs node:dgram', x: udpSend['addon-nogso'].packetsPerSecond / udpSend.dgram.packetsPerSecond },
     ...Object.entries(fwd).map(([size, r]) => ({
-      what: `Forwarding loop, ${size}-octet packets: addon vs fs.read + node:dgram`,
+      judged: false,
+      what: `Forwarding loop, ${size}-octet packets: addon vs fs.read + node:dgram (judged against kernel forwarding below)`,
       x: r.addon.packetsPerSecond / r['node fs+dgram'].packetsPerSecond,
     })),
   ];
@@ -479,11 +484,11 @@ async function main(): Promise<void> {
   lines.push(`- CPU: ${cpu[0]?.model ?? '?'}; ${cpu.length} logical CPUs; Node ${process.versions.node}; load average before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
   lines.push('- All traffic inside testbed network namespaces (`d6bio-<pid>-<seq>-*`), removed at the end.');
   lines.push('');
-  lines.push(`Goal: the addon does at least ${GOAL}× what node:dgram and fs reads do on the same work.`);
+  lines.push(`Goal: the addon does at least ${GOAL}× what node:dgram and fs reads do on the same work. It is judged on TUN reads against fs reads and UDP against node:dgram as the daemons run them (GRO and GSO on); the rows marked "context" are not the goal's comparisons: the same UDP work with the kernel's batching switched off (the per-datagram floor), and the forwarding loop against Node, whose yardstick is the kernel's own forwarding (its table below).`);
   lines.push('');
   lines.push('| Comparison | addon ÷ Node | goal ≥ 5× |');
   lines.push('|---|---:|:---:|');
-  for (const g of goals) lines.push(`| ${g.what} | ${g.x.toFixed(1)}× | ${g.x >= GOAL ? '**MET**' : 'not met'} |`);
+  for (const g of goals) lines.push(`| ${g.what} | ${g.x.toFixed(1)}× | ${g.judged ? (g.x >= GOAL ? '**MET**' : 'not met') : `context (${g.x >= GOAL ? '≥' : '<'} 5×)`} |`);
   lines.push(
     `| (reference) TUN receive: addon vs an fs.readSync loop, which blocks the event loop and so is no read path for a daemon | ${(tunDrain.addon.packetsPerSecond / tunDrain['fs.readSync'].packetsPerSecond).toFixed(1)}× | — |`,
   );
