@@ -12,14 +12,14 @@ import { haKeying, loadHaConfig } from '../config/index.js';
 import type { HaConfig } from '../config/schema.js';
 import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
-import { ControlServer, HA_SOCKET } from '../common/control.js';
+import { HA_SOCKET } from '../common/control.js';
+import { Daemon } from '../common/daemon.js';
 import { HomeAgent } from './agent.js';
 import { haControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
 import type { BindingEntry } from './bcache.js';
 import { HomeLink } from './homelink.js';
-import { Teardown } from '../common/teardown.js';
-import { createLogger, DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
+import { DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
 import { hostPort, serveMetrics } from '../common/metrics.js';
 import { HaMetrics } from './metrics.js';
 import { HaStore } from './store.js';
@@ -57,18 +57,15 @@ function summary(delta: Record<string, number>, sep: string): string {
     .join(', ');
 }
 
-export class HaDaemon {
-  private readonly teardown = new Teardown((m) => this.log(m, {}, 'warn'));
+export class HaDaemon extends Daemon {
   private poll: NodeJS.Timeout | null = null;
   private readonly known = new Map<string, string>();
   /** The last entry seen per HoA: a deleted binding is told apart as expired or deregistered by it. */
   private readonly lastEntry = new Map<string, BindingEntry>();
-  readonly logger: Logger;
   /** Present when a metrics address is configured. */
   metrics?: HaMetrics;
   /** Where the metrics server listens (the port resolved when 0 was asked for). */
   metricsAddress?: { host: string; port: number };
-  private stopping: Promise<void> | null = null;
   agent!: HomeAgent;
   private store: HaStore | undefined;
 
@@ -76,49 +73,22 @@ export class HaDaemon {
     private readonly cfg: HaConfig,
     private readonly opts: HaDaemonOptions,
   ) {
-    this.logger = opts.logger ?? createLogger({ name: 'ha', level: opts.logLevel ?? cfg.log?.level, format: opts.logFormat ?? cfg.log?.format });
+    super('ha', opts, cfg.log);
   }
 
-  /** One log line (never per packet); `fields` become JSON fields (hoa, coa, seq, status, ...). */
-  private log(line: string, fields: Record<string, unknown> = {}, level: 'info' | 'warn' | 'error' = 'info'): void {
-    this.logger[level](fields, line);
+  static start(opts: HaDaemonOptions): Promise<HaDaemon> {
+    return Daemon.opened(new HaDaemon(loadHaConfig(opts.configFile), opts));
   }
 
-  /** The process is about to stop on `signal` (the command line's handler logs it here). */
-  signal(signal: string): void {
-    this.log(`${signal}, shutting down`);
+  protected counters(): unknown {
+    return this.agent?.counters;
   }
 
-  static async start(opts: HaDaemonOptions): Promise<HaDaemon> {
-    const cfg = loadHaConfig(opts.configFile);
-    const d = new HaDaemon(cfg, opts);
-    try {
-      await d.open();
-    } catch (e) {
-      await d.stop();
-      throw e;
-    }
-    return d;
-  }
-
-  private async open(): Promise<void> {
+  protected async open(): Promise<void> {
     const cfg = this.cfg;
     const tunName = this.opts.tunName ?? 'dsmip6ha0';
-    // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
-    // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
-    // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
-    // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
-    // The control socket first: it is also the single-instance lock, so a second HA on the same
-    // socket stops before it touches the TUN, nftables or the home link.
-    const control = await ControlServer.listen(
-      this.opts.controlSocket ?? HA_SOCKET,
-      (req) => {
-        if (!this.agent) throw new Error('still starting');
-        return haControlHandler(this.agent, () => Date.now())(req);
-      },
-      { name: 'ha' },
-    );
-    this.teardown.push(() => control.close());
+    // The control socket first: the single-instance lock (common/daemon.ts).
+    await this.listenControl(this.opts.controlSocket ?? HA_SOCKET, 'ha', (req) => haControlHandler(this.agent, () => Date.now())(req), () => this.agent !== undefined);
     // The state file next, before the TUN, nftables or the home link are touched: one that cannot
     // be used stops the start with its StateStoreError (naming the file and the fix).
     if (this.opts.stateFile !== undefined) {
@@ -133,6 +103,10 @@ export class HaDaemon {
       this.metricsAddress = served.server.address;
       this.teardown.push(() => served.server.close());
     }
+    // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
+    // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
+    // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
+    // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.teardown.push(() => tun.close());
 
@@ -312,14 +286,5 @@ export class HaDaemon {
     } catch (e) {
       this.log(`state file ${this.store.file}: saving the binding of ${hoa} failed (${(e as Error).message}); a restart now would lose it`, { hoa }, 'error');
     }
-  }
-
-  /** Idempotent: undoes what open() did, newest first. */
-  stop(): Promise<void> {
-    this.stopping ??= this.teardown.run().then(() => {
-      // The counters as a field, not in the text: JSON log lines keep them machine-readable.
-      this.log('stopped', { counters: this.agent?.counters ?? {} });
-    });
-    return this.stopping;
   }
 }

@@ -20,12 +20,12 @@ import type { CareOfAddress } from './bul.js';
 import { MnHomeLink } from './homelink.js';
 import { homeInterface, type MovementConfig } from './movement.js';
 import { NetWatch } from './netwatch.js';
-import { ControlServer, MN_SOCKET } from '../common/control.js';
+import { MN_SOCKET } from '../common/control.js';
+import { Daemon } from '../common/daemon.js';
 import { MobileNode } from './node.js';
 import { mnControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
-import { Teardown } from '../common/teardown.js';
-import { createLogger, DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
+import { DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
 import { hostPort, serveMetrics } from '../common/metrics.js';
 import { MnMetrics } from './metrics.js';
 import { BU_SEQ_BLOCK, MnStore } from './store.js';
@@ -104,11 +104,8 @@ function coaText(c: CareOfAddress | null | 'home'): string {
   return c === null ? 'none' : c === 'home' ? 'home' : `${c.address} (IPv${c.family})`;
 }
 
-export class MnDaemon {
-  private readonly teardown = new Teardown((m) => this.log(m, {}, 'warn'));
-  private stopping: Promise<void> | null = null;
+export class MnDaemon extends Daemon {
   node!: MobileNode;
-  readonly logger: Logger;
   /** Present when a metrics address is configured. */
   metrics?: MnMetrics;
   /** Where the metrics server listens (the port resolved when 0 was asked for). */
@@ -118,52 +115,26 @@ export class MnDaemon {
     private readonly cfg: MnConfig,
     private readonly opts: MnDaemonOptions,
   ) {
-    this.logger = opts.logger ?? createLogger({ name: 'mn', level: opts.logLevel ?? cfg.log?.level, format: opts.logFormat ?? cfg.log?.format });
+    super('mn', opts, cfg.log);
   }
 
-  /** One log line (never per packet); `fields` become JSON fields (hoa, coa, seq, status, ...). */
-  private log(line: string, fields: Record<string, unknown> = {}, level: 'info' | 'warn' | 'error' = 'info'): void {
-    this.logger[level](fields, line);
+  static start(opts: MnDaemonOptions): Promise<MnDaemon> {
+    return Daemon.opened(new MnDaemon(loadMnConfig(opts.configFile), opts));
   }
 
-  /** The process is about to stop on `signal` (the command line's handler logs it here). */
-  signal(signal: string): void {
-    this.log(`${signal}, shutting down`);
+  protected counters(): unknown {
+    return this.node?.counters;
   }
 
-  static async start(opts: MnDaemonOptions): Promise<MnDaemon> {
-    const cfg = loadMnConfig(opts.configFile);
-    const d = new MnDaemon(cfg, opts);
-    try {
-      await d.open();
-    } catch (e) {
-      await d.stop();
-      throw e;
-    }
-    return d;
-  }
-
-  private async open(): Promise<void> {
+  protected async open(): Promise<void> {
     const cfg = this.cfg;
     const tunName = this.opts.tunName ?? 'dsmip6mn0';
     const table = String(this.opts.table ?? 250);
     const prio = this.opts.rulePriority ?? 900;
     const hoa4 = cfg.ipv4Hoa !== 'none' && cfg.ipv4Hoa !== 'dynamic' ? cfg.ipv4Hoa : undefined;
 
-    // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
-    // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
-    // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
-    // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
-    // The control socket first: it is also the single-instance lock (see ha/daemon.ts).
-    const control = await ControlServer.listen(
-      this.opts.controlSocket ?? MN_SOCKET,
-      (req) => {
-        if (!this.node) throw new Error('still starting');
-        return mnControlHandler(this.node, () => Date.now())(req);
-      },
-      { name: 'mn' },
-    );
-    this.teardown.push(() => control.close());
+    // The control socket first: the single-instance lock (common/daemon.ts).
+    await this.listenControl(this.opts.controlSocket ?? MN_SOCKET, 'mn', (req) => mnControlHandler(this.node, () => Date.now())(req), () => this.node !== undefined);
     // The state file next, before the TUN, addresses or nftables are touched: one that cannot be
     // used stops the start with its StateStoreError (naming the file and the fix).
     let store: MnStore | undefined;
@@ -179,6 +150,10 @@ export class MnDaemon {
       this.metricsAddress = served.server.address;
       this.teardown.push(() => served.server.close());
     }
+    // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
+    // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
+    // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
+    // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
     const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
     this.teardown.push(() => tun.close());
     // The HoA lives on the TUN; whatever the applications send from it goes into the TUN.
@@ -362,13 +337,5 @@ export class MnDaemon {
       hoa: cfg.hoa,
       ...(this.metricsAddress ? { metrics: hostPort(this.metricsAddress) } : {}),
     });
-  }
-
-  stop(): Promise<void> {
-    this.stopping ??= this.teardown.run().then(() => {
-      // The counters as a field, not in the text: JSON log lines keep them machine-readable.
-      this.log('stopped', { counters: this.node?.counters ?? {} });
-    });
-    return this.stopping;
   }
 }
