@@ -4,6 +4,7 @@
 // never hold protocol logic, and never leave anything open() set up after stop() resolved.
 import { ControlServer, type ControlRequest } from './control.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log.js';
+import { serveMetrics, type Registry } from './metrics.js';
 import { Teardown } from './teardown.js';
 
 export interface DaemonLogOptions {
@@ -14,6 +15,8 @@ export interface DaemonLogOptions {
 
 export abstract class Daemon {
   readonly logger: Logger;
+  /** Where the metrics server listens (the port resolved when 0 was asked for), when one runs. */
+  metricsAddress?: { host: string; port: number };
   /** What open() set up, undone newest first by stop(). */
   protected readonly teardown = new Teardown((m) => this.log(m, {}, 'warn'));
   private stopping: Promise<void> | null = null;
@@ -64,6 +67,18 @@ export abstract class Daemon {
       { name },
     );
     this.teardown.push(() => control.close());
+  }
+
+  /**
+   * The metrics server, right after the lock (a taken port stops the start before anything is set
+   * up): `make()`'s collectors served at `listen`, or nothing when it is undefined or 'off'.
+   */
+  protected async listenMetrics<T extends { registry: Registry }>(listen: string | undefined, make: () => T): Promise<T | undefined> {
+    const served = await serveMetrics(listen, make);
+    if (!served) return undefined;
+    this.metricsAddress = served.server.address;
+    this.teardown.push(() => served.server.close());
+    return served.metrics;
   }
 
   /** Idempotent: undoes what open() did, newest first, then logs the counters. */

@@ -20,7 +20,7 @@ import { wallClockScheduler } from '../common/timer.js';
 import type { BindingEntry } from './bcache.js';
 import { HomeLink } from './homelink.js';
 import { DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
-import { hostPort, serveMetrics } from '../common/metrics.js';
+import { hostPort } from '../common/metrics.js';
 import { HaMetrics } from './metrics.js';
 import { HaStore } from './store.js';
 
@@ -64,8 +64,6 @@ export class HaDaemon extends Daemon {
   private readonly lastEntry = new Map<string, BindingEntry>();
   /** Present when a metrics address is configured. */
   metrics?: HaMetrics;
-  /** Where the metrics server listens (the port resolved when 0 was asked for). */
-  metricsAddress?: { host: string; port: number };
   agent!: HomeAgent;
   private store: HaStore | undefined;
 
@@ -97,12 +95,7 @@ export class HaDaemon extends Daemon {
       this.teardown.push(() => st.close());
     }
     // Metrics right after the lock: a taken port stops the start before anything is set up.
-    const served = await serveMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new HaMetrics(() => this.agent));
-    if (served) {
-      this.metrics = served.metrics;
-      this.metricsAddress = served.server.address;
-      this.teardown.push(() => served.server.close());
-    }
+    this.metrics = await this.listenMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new HaMetrics(() => this.agent));
     // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
     // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
     // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and

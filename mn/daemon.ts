@@ -26,7 +26,7 @@ import { MobileNode } from './node.js';
 import { mnControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
 import { DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
-import { hostPort, serveMetrics } from '../common/metrics.js';
+import { hostPort } from '../common/metrics.js';
 import { MnMetrics } from './metrics.js';
 import { BU_SEQ_BLOCK, MnStore } from './store.js';
 
@@ -108,8 +108,6 @@ export class MnDaemon extends Daemon {
   node!: MobileNode;
   /** Present when a metrics address is configured. */
   metrics?: MnMetrics;
-  /** Where the metrics server listens (the port resolved when 0 was asked for). */
-  metricsAddress?: { host: string; port: number };
 
   private constructor(
     private readonly cfg: MnConfig,
@@ -144,12 +142,7 @@ export class MnDaemon extends Daemon {
       this.teardown.push(() => st.close());
     }
     // Metrics right after the lock: a taken port stops the start before anything is set up.
-    const served = await serveMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new MnMetrics(() => this.node));
-    if (served) {
-      this.metrics = served.metrics;
-      this.metricsAddress = served.server.address;
-      this.teardown.push(() => served.server.close());
-    }
+    this.metrics = await this.listenMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new MnMetrics(() => this.node));
     // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
     // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
     // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
