@@ -137,6 +137,15 @@ bad:
   return NULL;
 }
 
+/* A batch send on a closed handle sends nothing: every packet counts as a tx error (EBADF).
+ * Returns how many packets are still to be sent: `count`, or 0 when the handle is closed. */
+uint32_t send_count_open(io_handle *h, uint32_t count) {
+  if (h->fd >= 0) return count;
+  h->stats[ST_TX_ERRORS] += count;
+  h->stats[ST_TX_LAST_ERRNO] = EBADF;
+  return 0;
+}
+
 /* ---- reading ---------------------------------------------------------------------------- */
 
 static uint32_t read_tun(io_handle *h) {

@@ -90,6 +90,7 @@ void netns_leave(netns_guard *g);
 napi_value handle_new(napi_env env, int fd, enum io_kind kind, napi_value stats, io_handle **out);
 io_handle *handle_get(napi_env env, napi_value v, int want_kind);
 void handle_close(io_handle *h);
+uint32_t send_count_open(io_handle *h, uint32_t count);
 napi_value reader_start(napi_env env, napi_callback_info info);
 napi_value reader_stop(napi_env env, napi_callback_info info);
 void reader_teardown(io_handle *h);

@@ -117,11 +117,7 @@ napi_value raw6_send(napi_env env, napi_callback_info info) {
   uint32_t count;
   if (arg_u32(env, a[2], &count, NULL)) return throw_type(env, "count must be a number");
   uint32_t ok = 0;
-  if (h->fd < 0) {
-    h->stats[ST_TX_ERRORS] += count;
-    h->stats[ST_TX_LAST_ERRNO] = EBADF;
-    count = 0;
-  }
+  count = send_count_open(h, count);
   struct mmsghdr msgs[CHUNK];
   struct iovec iov[CHUNK];
   struct sockaddr_in6 dst[CHUNK];

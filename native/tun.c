@@ -132,11 +132,7 @@ napi_value tun_write(napi_env env, napi_callback_info info) {
   uint32_t count;
   if (arg_u32(env, a[2], &count, NULL)) return throw_type(env, "count must be a number");
   uint32_t ok = 0;
-  if (h->fd < 0) {
-    h->stats[ST_TX_ERRORS] += count;
-    h->stats[ST_TX_LAST_ERRNO] = EBADF;
-    count = 0;
-  }
+  count = send_count_open(h, count);
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
     uint8_t *p;

@@ -220,11 +220,7 @@ napi_value udp4_send(napi_env env, napi_callback_info info) {
   if (arg_u16_array(env, a[3], &ports, &np)) return throw_type(env, "ports must be a Uint16Array");
   if (arg_u32(env, a[4], &count, NULL) || count > na || count > np) return throw_type(env, "count exceeds addrs/ports");
   uint32_t ok = 0;
-  if (h->fd < 0) {
-    h->stats[ST_TX_ERRORS] += count;
-    h->stats[ST_TX_LAST_ERRNO] = EBADF;
-    count = 0;
-  }
+  count = send_count_open(h, count);
   dgram_t d[CHUNK];
   int stop = 0;
   for (uint32_t i = 0; i < count && !stop;) {
