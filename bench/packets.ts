@@ -3,7 +3,7 @@
 // Benchmark data only: never sends anything anywhere, never opens a socket or file,
 // and its fixed keys must never be used to protect real traffic.
 
-import { AlgorithmName, IpsecEngine, parseAddress, SaSpec } from '../ipsec/index.js';
+import { AlgorithmName, IpsecEngine, IpsecOptions, parseAddress, SaSpec } from '../ipsec/index.js';
 
 /** Octets of every input packet (IPv6 header + UDP header + data): a full-size packet under a 1500 MTU after ESP. */
 export const PACKET_SIZE = 1400;
@@ -74,13 +74,14 @@ export interface EnginePair {
 /**
  * Two engines configured as a real deployment would be: A's SPD sends UDP from A to B
  * through the SA; B's SA accepts it only within the same selector. Tunnel mode is
- * IPv6-in-IPv6 between OUTER_A and OUTER_B.
+ * IPv6-in-IPv6 between OUTER_A and OUTER_B. `options` go to both engines (e.g. the
+ * native ESP transforms as IpsecOptions.transforms).
  */
-export function enginePair(alg: Alg, mode: Mode): EnginePair {
+export function enginePair(alg: Alg, mode: Mode, options: IpsecOptions = {}): EnginePair {
   const keys = alg === 'gcm' ? { encKey: KEYS.gcmEnc } : { encKey: KEYS.cbcEnc, authKey: KEYS.cbcAuth };
   const base = { spi: SPI, mode, algorithm: ALGORITHM[alg], ...keys };
-  const tx = new IpsecEngine();
-  const rx = new IpsecEngine();
+  const tx = new IpsecEngine(options);
+  const rx = new IpsecEngine(options);
   tx.addSA({ ...base, direction: 'outbound', ...(mode === 'tunnel' ? { tunnel: { src: OUTER_A, dst: OUTER_B } } : {}) });
   tx.addPolicy({ direction: 'outbound', selector: { local: HOST_A, remote: HOST_B, proto: 17 }, action: { protect: { spi: SPI } } });
   const rxSpec: SaSpec = {

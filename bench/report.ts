@@ -63,6 +63,10 @@ const DESCRIBE: Record<WorkloadName, string> = {
   'raw-cbc-open': 'raw node:crypto HMAC-SHA-256 verify then AES-128-CBC decrypt',
   'esp-cbc-open-tunnel': 'engine inbound(), aes-cbc-hmac-sha256-128 (AES-128), tunnel IPv6-in-IPv6',
   'esp-cbc-open-transport': 'engine inbound(), aes-cbc-hmac-sha256-128 (AES-128), transport',
+  'native-gcm-seal-tunnel': 'engine outbound() with the native ESP transforms (OpenSSL EVP, context kept per SA), aes-gcm-16, tunnel',
+  'native-gcm-open-tunnel': 'engine inbound() with the native ESP transforms (OpenSSL EVP, context kept per SA), aes-gcm-16, tunnel',
+  'native-cbc-seal-tunnel': 'engine outbound() with the native ESP transforms (OpenSSL EVP + HMAC, contexts kept per SA), aes-cbc-hmac-sha256-128, tunnel',
+  'native-cbc-open-tunnel': 'engine inbound() with the native ESP transforms (OpenSSL EVP + HMAC, contexts kept per SA), aes-cbc-hmac-sha256-128, tunnel',
 };
 
 export interface Ratio {
@@ -125,7 +129,7 @@ function throughputTable(r: Report): string[] {
     const range = x ? `${pct(median(x.perRound))} (${pct(Math.min(...x.perRound))} – ${pct(Math.max(...x.perRound))})` : '';
     rows.push(
       `| \`${w.name}\` | ${DESCRIBE[w.name as WorkloadName]} | ${int(m.medianPps)} | ${gbps(m.medianPps).toFixed(2)} | ${(1e6 / m.medianPps).toFixed(2)} | ` +
-        `${x ? pct(x.ratio) : '(baseline)'} | ${range} | ${x ? (x.met ? '**MET**' : '**NOT MET**') : ''} |`,
+        `${x ? pct(x.ratio) : '(baseline)'} | ${range} | ${!x ? '' : w.native ? '(native: not judged)' : x.met ? '**MET**' : '**NOT MET**'} |`,
     );
   }
   return rows;
@@ -159,7 +163,8 @@ function callgrindSection(r: Report): string[] {
 
 export function render(r: Report): string {
   const m = r.machine;
-  const rs = ratios(r.results);
+  // The goal is judged on the node:crypto engine rows; the native-transform rows are extra.
+  const rs = ratios(r.results).filter((x) => !x.engine.workload.native);
   const met = rs.filter((x) => x.met).length;
   const p = r.plan;
   const lines = [
@@ -185,7 +190,9 @@ export function render(r: Report): string {
     `Median of ${p.rounds} rounds of ~${p.roundMs / 1000} s per workload. Gbit/s counts the ${PACKET_SIZE * 8} bits of each ${PACKET_SIZE}-octet input packet ` +
       '(not the ESP overhead). "engine / raw" is the median engine rate over the median raw rate of the same algorithm and operation; ' +
       'the goal is judged on it. The next column is the same ratio taken round by round, where both ran back to back: ' +
-      'its spread shows how noisy the machine was.',
+      'its spread shows how noisy the machine was. The `native-*` rows are the engine with the native ESP transforms ' +
+      '(IpsecOptions.transforms from tunnel/native-esp.ts, what the daemons use when the addon loads) against the same raw node:crypto baseline; ' +
+      'they are extra rows, outside the goal, which is about the engine over node:crypto.',
     '',
     ...throughputTable(r),
     '',
@@ -208,6 +215,9 @@ export function render(r: Report): string {
     '- Both raw and engine create one node:crypto cipher (and for CBC one HMAC) object per packet, as node:crypto requires; in callgrind profiles of ' +
       'these workloads that object\'s setup and teardown (algorithm fetch by name, parameter handling, allocation) costs several times the AES itself on a ' +
       '1400-octet packet, which is why the absolute rates are far below what AES-NI can do and why the engine\'s own work shows as a modest share.',
+    '- Native rows: the same engine calls, with the transform done by native/crypto.c over the OpenSSL inside node, one EVP_CIPHER_CTX ' +
+      '(and for CBC one HMAC EVP_MAC_CTX) per SA and direction keyed once at SA add; a packet costs an IV reset, the AES (and HMAC) and one N-API call, ' +
+      'so their ratio over raw node:crypto can exceed 100%.',
     '- Every workload checks its output once at setup (the round trip gives back the packet) and fails on any drop while timed.',
     '- Instruction counts: `node --predictable` (V8 compiles and collects on the main thread at fixed points, so a run repeats to within ~0.01%; ' +
       'with concurrent compilation, two runs of the same count differed by ~5% under valgrind and the per-packet difference was meaningless). ' +

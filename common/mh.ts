@@ -2,7 +2,7 @@
 // Unknown, the MH checksum, sequence-number comparison and lifetime units. Bytes in, values out:
 // it must never throw anything but a DecodeError subclass while decoding (EncodeError while
 // encoding), never touch a socket, and never judge protocol semantics (that is the HA's and MN's job).
-import { ip6ToBytes, ip6ToString } from './addr.js';
+import { ip6ToBytes, ip6ToString, writeIp6 } from './addr.js';
 import { put16 } from './bytes.js';
 import { finish, ipv6PseudoSum, sumWords } from './checksum.js';
 import { BadChecksumError, BadLengthError, BadValueError, EncodeError, TruncatedError } from './errors.js';
@@ -333,9 +333,17 @@ export function mhChecksum(mh: Uint8Array, src: string | Uint8Array, dst: string
   return finish(sum);
 }
 
+// Pseudo-header addresses given as text are parsed into these (no allocation per checksum).
+const pseudoSrc = new Uint8Array(16);
+const pseudoDst = new Uint8Array(16);
+
 function pseudoSum(mh: Uint8Array, src: string | Uint8Array, dst: string | Uint8Array): number {
-  const s = typeof src === 'string' ? ip6ToBytes(src, 'pseudo.src') : src;
-  const d = typeof dst === 'string' ? ip6ToBytes(dst, 'pseudo.dst') : dst;
+  let s: Uint8Array;
+  let d: Uint8Array;
+  if (typeof src === 'string') writeIp6((s = pseudoSrc), 0, src, 'pseudo.src');
+  else s = src;
+  if (typeof dst === 'string') writeIp6((d = pseudoDst), 0, dst, 'pseudo.dst');
+  else d = dst;
   if (s.length !== 16 || d.length !== 16) throw new EncodeError('pseudo', 'addresses must be 16 octets');
   return ipv6PseudoSum(s, d, mh.length, IpProto.MH);
 }

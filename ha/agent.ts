@@ -18,21 +18,21 @@
 //  - plainIpv6 (optional): ESP packets with neither HAO nor RH2, i.e. an MN at home (its Lifetime-0
 //    BU comes from the HoA itself, RFC 6275 §11.5.4, and the BA goes back the same way). A real
 //    deployment backs it with a raw IPPROTO_ESP socket; tests use a fake Device pair.
-import { canonicalIp } from '../common/addr.js';
+import { canonicalIp, ip4ToString, ip6ToString } from '../common/addr.js';
 import { IpProto } from '../common/iana.js';
 import { decodeIpv6, encodeIpv6 } from '../common/ipv6.js';
 import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate } from '../common/mh.js';
 import { formatAddress } from '../ipsec/addr.js';
-import { IpsecEngine, type IpsecResult, type RandomFill } from '../ipsec/index.js';
+import { IpsecEngine, type IpsecResult, type RandomFill, type TransformFactory } from '../ipsec/index.js';
 import { applyKeying, haIpv4HoaPolicies, haKeying, insertPolicies } from '../config/keying.js';
 import { toHaRegistrationConfig } from '../config/load.js';
-import type { HaConfig } from '../config/schema.js';
-import type { Bind, ReceivedDatagram } from '../tunnel/bind.js';
+import type { HaConfig, HaMobileNode } from '../config/schema.js';
+import type { Bind, OutgoingDatagram, ReceivedDatagram } from '../tunnel/bind.js';
 import type { Device } from '../tunnel/device.js';
 import type { MipPacketIo } from '../tunnel/mipio.js';
 import { fromCareOf, toMobile, type FromCareOfResult, type MobileBinding, type NatRecorder, type ToMobileResult } from '../tunnel/mip6.js';
 import { NatRecord } from '../tunnel/natrecord.js';
-import { BindingCache, type BindingEntry } from './bcache.js';
+import { BindingCache, type BindingEntry, type ReadonlyBindingEntry } from './bcache.js';
 import { Ipv4Pool } from './ipv4pool.js';
 import { admit, BuRateLimiter, memoBindingSpi, type RateLimitOptions, type SpiView } from './ratelimit.js';
 import { expireBindings, processHomeRegistration, type HaRegistrationConfig, type HaState, type RegistrationResult } from './registration.js';
@@ -55,6 +55,8 @@ export interface HomeAgentOptions {
   scheduler: TimerScheduler;
   /** Passed to the IpsecEngine (known-answer tests only). */
   randomFill?: RandomFill;
+  /** ESP transforms for the IpsecEngine (the native ones, tunnel/native-esp.ts); node:crypto when absent. */
+  espTransforms?: TransformFactory;
   /** Binding cache capacity (registration answers 130 beyond it). Default unbounded. */
   cacheCapacity?: number;
   /** Told after the cache changed (a binding created, updated, deleted or expired), so the home link follows at once. */
@@ -98,6 +100,17 @@ function plainAddr(a: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * plainAddr(fromPacket) === plainAddr(bound), without parsing in the common cases: `bound` is a
+ * binding's CoA (canonical text, registration.ts), `fromPacket` the CoA text fromCareOf gave (canonical
+ * IPv6, or ::ffff:a.b.c.d for an IPv4 CoA). The shortcuts only answer "equal" when plainAddr would.
+ */
+function sameCoa(fromPacket: string | undefined, bound: string): boolean {
+  if (fromPacket === bound) return true;
+  if (fromPacket !== undefined && fromPacket.length === bound.length + 7 && fromPacket.startsWith('::ffff:') && fromPacket.endsWith(bound) && IPV4_RE.test(bound)) return true;
+  return plainAddr(fromPacket) === plainAddr(bound);
 }
 
 /**
@@ -148,12 +161,21 @@ export class HomeAgent {
   private expiryTimer: { cancel(): void } | null = null;
   private expiryAt: number | null = null;
   private closed = false;
+  /** A Device batch's tunnelled packets, handed to each edge in one call at the batch end (sendmmsg). */
+  private toMipIo: Uint8Array[] = [];
+  private toBind: OutgoingDatagram[] = [];
+  /**
+   * HoA -> what toMobile was last given for it and the cache entry it was made from, reused while the
+   * cache holds that same entry object: entries are never changed in place (bcache.ts), and the UDP
+   * endpoint of a HoA only changes together with its entry (an accepted BU, restore) or its removal.
+   */
+  private readonly mobileBindings = new Map<string, { entry: ReadonlyBindingEntry; binding: MobileBinding }>();
 
   constructor(private readonly opts: HomeAgentOptions) {
     this.cfg = opts.config;
     this.reg = toHaRegistrationConfig(opts.config);
     this.limiter = new BuRateLimiter(opts.now, opts.rateLimit);
-    this.engine = new IpsecEngine({ clock: opts.now, ...(opts.randomFill ? { randomFill: opts.randomFill } : {}) });
+    this.engine = new IpsecEngine({ clock: opts.now, ...(opts.randomFill ? { randomFill: opts.randomFill } : {}), ...(opts.espTransforms ? { transforms: opts.espTransforms } : {}) });
     applyKeying(this.engine, haKeying(opts.config));
     for (const mn of opts.config.mobileNodes) if (mn.ipv4Hoa !== undefined) this.ipv4Policies.add(mn.ipv4Hoa);
     this.cache = new BindingCache(opts.cacheCapacity);
@@ -170,24 +192,33 @@ export class HomeAgent {
 
     opts.device.onBatch((packets) => {
       for (const p of packets) this.fromDevice(p);
+      this.flushToMobile();
     });
     // Every wire edge passes the gate of ha/ratelimit.ts first (before any decoding).
-    opts.mipIo?.onBatch((packets) => {
-      for (const p of packets) {
-        const g = this.gate(p, () => this.outerSource(p));
-        if (g) this.fromWire(fromCareOf(p, undefined, this.recorder), g.from);
+    // The data an MN sent in one batch goes to the Device in one write at the batch end (flushToDevice).
+    const fromIpv6 = (packets: readonly Uint8Array[]) => {
+      try {
+        for (const p of packets) {
+          const g = this.gate(p, this.outerSourceOf);
+          if (g) this.fromWire(fromCareOf(p, undefined, this.recorder), g.from);
+        }
+      } finally {
+        this.flushToDevice();
       }
-    });
-    opts.plainIpv6?.onBatch((packets) => {
-      for (const p of packets) {
-        const g = this.gate(p, () => this.outerSource(p));
-        if (g) this.fromWire(fromCareOf(p, undefined, this.recorder), g.from);
-      }
-    });
+    };
+    opts.mipIo?.onBatch(fromIpv6);
+    opts.plainIpv6?.onBatch(fromIpv6);
     opts.bind?.onBatch((datagrams: readonly ReceivedDatagram[]) => {
-      for (const d of datagrams) {
-        const g = this.gate(d.data, () => d.srcAddr);
-        if (g) this.fromWire(fromCareOf(d.data, { udp4: { srcAddr: d.srcAddr, srcPort: d.srcPort } }, this.recorder), g.from);
+      this.holdBas = true;
+      try {
+        for (const d of datagrams) {
+          const g = this.gate(d.data, d.srcAddr);
+          if (g) this.fromWire(fromCareOf(d.data, { udp4: { srcAddr: d.srcAddr, srcPort: d.srcPort } }, this.recorder), g.from);
+        }
+      } finally {
+        this.holdBas = false;
+        this.flushBas();
+        this.flushToDevice();
       }
     });
   }
@@ -233,7 +264,7 @@ export class HomeAgent {
         refused.push({ entry, reason: 'not an IPv6 address' });
         continue;
       }
-      const mn = this.cfg.mobileNodes.find((m) => canonicalIp(m.hoa) === hoa);
+      const mn = this.mobileNode(hoa);
       if (!mn) {
         refused.push({ entry, reason: 'no mobile node with this home address in the configuration' });
         continue;
@@ -277,7 +308,7 @@ export class HomeAgent {
   // ---- receive path: wire -> tunnel -> ipsec -> BU processing or the Device ------------------
 
   /** ha/ratelimit.ts's admit, its drop counted; undefined when dropped. Never throws. */
-  private gate(p: Uint8Array, source: () => string | undefined): { from?: string } | undefined {
+  private gate(p: Uint8Array, source: string | ((p: Uint8Array) => string | undefined)): { from?: string } | undefined {
     try {
       const g = admit(this.limiter, p, source, this.spiView);
       if (g.drop === undefined) return g;
@@ -325,16 +356,54 @@ export class HomeAgent {
       const src = this.outerSource(fc.packet);
       if (src === undefined || this.cache.has(src)) return this.drop('coa-mismatch');
     } else {
-      const b = this.cache.get(hoa);
+      const b = this.cache.peek(hoa);
       if (!b) return this.drop('no-binding');
-      if (plainAddr(fc.coa) !== plainAddr(b.coa) && !this.isPreviousCoa(hoa, fc.coa)) return this.drop('coa-mismatch');
+      if (!sameCoa(fc.coa, b.coa) && !this.isPreviousCoa(hoa, fc.coa)) return this.drop('coa-mismatch');
     }
-    if (this.opts.device.write([inner]) !== 1) return this.drop('device-write');
-    this.counters.fromMobile++;
+    this.toDevice.push(inner);
+  }
+
+  /** The data of a wire batch, written to the Device in one call at the batch end. */
+  private toDevice: Uint8Array[] = [];
+
+  /** Writes the queued packets to the Device in one call; a Device that takes k of n counts n-k 'device-write' drops. */
+  private flushToDevice(): void {
+    const n = this.toDevice.length;
+    if (n === 0) return;
+    // Swapped out before writing: a write that re-enters a batch handler (fake edges) queues afresh.
+    const out = this.toDevice;
+    this.toDevice = [];
+    let k: number;
+    try {
+      k = this.opts.device.write(out);
+    } catch {
+      this.counters.drops['internal-error'] = (this.counters.drops['internal-error'] ?? 0) + n;
+      return;
+    }
+    k = Number.isInteger(k) ? Math.min(Math.max(k, 0), n) : 0;
+    this.counters.fromMobile += k;
+    if (k < n) this.counters.drops['device-write'] = (this.counters.drops['device-write'] ?? 0) + (n - k);
   }
 
   private outerSource(packet: Uint8Array): string | undefined {
     return packet.length >= 40 ? formatAddress(packet.subarray(8, 24)) : undefined;
+  }
+
+  /** outerSource as one function made once, for the gate (no closure per packet). */
+  private readonly outerSourceOf = (packet: Uint8Array): string | undefined => this.outerSource(packet);
+
+  /** Canonical HoA -> its configured MN, built on first use (the config never changes under a running HA). */
+  private mnByHoa: Map<string, HaMobileNode> | undefined;
+
+  /** The configured MN of a canonical HoA, without walking the config per BU. */
+  private mobileNode(hoa: string): HaMobileNode | undefined {
+    if (this.mnByHoa === undefined) {
+      const m = new Map<string, HaMobileNode>();
+      // The first entry wins, as a walk of the list would find it.
+      for (const mn of this.cfg.mobileNodes) if (!m.has(canonicalIp(mn.hoa))) m.set(canonicalIp(mn.hoa), mn);
+      this.mnByHoa = m;
+    }
+    return this.mnByHoa.get(hoa);
   }
 
   private onSignalling(fc: Extract<FromCareOfResult, { ok: true }>, plain: Uint8Array, spi: number): void {
@@ -355,6 +424,8 @@ export class HomeAgent {
     }
     const now = this.opts.now();
     const hoa = src;
+    // The key of the HA's per-HoA maps, parsed once per BU.
+    const key = canonicalIp(hoa);
     // Registration input: Alternate CoA, else the IPv4 CoA option, else the packet's source.
     const alt = bu.options.find((o) => o.kind === 'AlternateCoa');
     const v4 = bu.options.find((o) => o.kind === 'Ipv4Coa');
@@ -369,7 +440,7 @@ export class HomeAgent {
     this.counters.buReceived++;
     let res: RegistrationResult;
     try {
-      res = processHomeRegistration({ hoa, coa, bu, ...(outer ? { outer } : {}) }, this.state, this.reg, now);
+      res = processHomeRegistration(outer ? { hoa, coa, bu, outer } : { hoa, coa, bu }, this.state, this.reg, now);
     } catch {
       return this.drop('bu-processing-error');
     }
@@ -380,22 +451,40 @@ export class HomeAgent {
       // Req #3: the MN keeps sending data from its old CoA until this BA reaches it, so packets
       // from the previous CoA stay acceptable for a short while. ESP has already authenticated
       // them as this HoA's; the CoA check only keeps the path consistent with the binding.
-      if (res.previous && plainAddr(res.previous.coa) !== plainAddr(coa)) {
-        this.previousCoa.set(canonicalIp(hoa), { coa: plainAddr(res.previous.coa), until: now + PREVIOUS_COA_GRACE_MS });
+      const previous = res.previous ? plainAddr(res.previous.coa) : undefined;
+      if (res.previous && previous !== plainAddr(coa)) {
+        // Updated in place when the HoA has one (a move per BU): the record is this map's own.
+        const p = this.previousCoa.get(key);
+        if (p !== undefined) {
+          p.coa = previous;
+          p.until = now + PREVIOUS_COA_GRACE_MS;
+        } else {
+          this.previousCoa.set(key, { coa: previous, until: now + PREVIOUS_COA_GRACE_MS });
+        }
       }
-      if (outer) this.udpEndpoints.set(canonicalIp(hoa), { addr: outer.address, port: outer.port });
-      else this.udpEndpoints.delete(canonicalIp(hoa));
+      if (outer) {
+        // In place too: udpEndpoint() hands out copies, and mobileBinding() copies the values it uses.
+        const u = this.udpEndpoints.get(key);
+        if (u !== undefined) {
+          u.addr = outer.address;
+          u.port = outer.port;
+        } else {
+          this.udpEndpoints.set(key, { addr: outer.address, port: outer.port });
+        }
+      } else {
+        this.udpEndpoints.delete(key);
+      }
       const v4hoa = res.entry?.ipv4Hoa;
       if (v4hoa !== undefined && !this.ipv4Policies.has(v4hoa)) {
-        const mn = this.cfg.mobileNodes.find((m) => canonicalIp(m.hoa) === canonicalIp(hoa));
+        const mn = this.mobileNode(key);
         if (mn) {
           insertPolicies(this.engine, haIpv4HoaPolicies(mn, v4hoa));
           this.ipv4Policies.add(v4hoa);
         }
       }
     } else if (res.change === 'deleted') {
-      this.udpEndpoints.delete(canonicalIp(hoa));
-      this.previousCoa.delete(canonicalIp(hoa));
+      this.udpEndpoints.delete(key);
+      this.previousCoa.delete(key);
     }
     this.rearmExpiry();
     if (res.change === 'created' || res.change === 'updated' || res.change === 'deleted') this.opts.onBindingChange?.(hoa);
@@ -420,7 +509,34 @@ export class HomeAgent {
       fc.outer.via === 'udp4'
         ? { coa: sourceCoa, udp: { addr: fc.outer.addr, port: fc.outer.port }, useUdp: true }
         : { coa: sourceCoa };
-    if (this.send(toMobile(sealed.packet, back, this.isBindingSpi))) this.counters.baSent++;
+    const t = toMobile(sealed.packet, back, this.isBindingSpi);
+    // Within a Bind batch, the BAs over UDP leave together at its end (one sendmmsg, not one per BA).
+    if (this.holdBas && t.ok && t.via === 'udp4' && this.opts.bind) {
+      this.heldBas.push({ data: t.payload, dstAddr: t.dstAddr, dstPort: t.dstPort });
+      return;
+    }
+    if (this.send(t)) this.counters.baSent++;
+  }
+
+  /** True while a Bind batch is being processed: onSignalling queues its UDP BAs in heldBas. */
+  private holdBas = false;
+  private heldBas: OutgoingDatagram[] = [];
+
+  /** Sends the BAs held during a Bind batch in one call; those the edge did not take count as 'edge-send' drops. */
+  private flushBas(): void {
+    if (this.heldBas.length === 0) return;
+    const out = this.heldBas;
+    // Swapped out first: a send that re-enters a batch handler (fake edges) holds afresh.
+    this.heldBas = [];
+    let k = 0;
+    try {
+      k = this.opts.bind!.send(out);
+    } catch {
+      k = 0;
+    }
+    k = Number.isInteger(k) ? Math.min(Math.max(k, 0), out.length) : 0;
+    this.counters.baSent += k;
+    if (k < out.length) this.counters.drops['edge-send'] = (this.counters.drops['edge-send'] ?? 0) + (out.length - k);
   }
 
   // ---- send path: Device -> ipsec (tunnel SA) -> tunnel toMobile -> edge ---------------------
@@ -429,29 +545,90 @@ export class HomeAgent {
     try {
       const dst = this.destinationOf(packet);
       if (dst === undefined) return this.drop('device-malformed');
-      const b = dst.includes(':') ? this.cache.get(dst) : this.cache.getByIpv4Hoa(dst);
+      const b = dst.includes(':') ? this.cache.peek(dst) : this.cache.peekByIpv4Hoa(dst);
       if (!b || b.expiresAt <= this.opts.now()) return this.drop('no-binding');
       const r: IpsecResult = this.engine.outbound(packet);
       if (!r.ok) return this.drop(`ipsec-out:${r.reason}`);
       if (r.spi === undefined) return this.drop('not-protected');
-      if (this.send(toMobile(r.packet, this.mobileBinding(b), this.isBindingSpi))) this.counters.toMobile++;
+      this.queueToMobile(toMobile(r.packet, this.mobileBinding(b), this.isBindingSpi));
     } catch {
       this.drop('internal-error');
     }
   }
 
+  /** Where a Device packet goes: its destination (memoized text, common/addr.ts), or undefined. */
   private destinationOf(p: Uint8Array): string | undefined {
-    if (p.length >= 40 && p[0] >> 4 === 6) return formatAddress(p.subarray(24, 40));
-    if (p.length >= 20 && p[0] >> 4 === 4) return formatAddress(p.subarray(16, 20));
+    if (p.length >= 40 && p[0] >> 4 === 6) return ip6ToString(p, 24);
+    if (p.length >= 20 && p[0] >> 4 === 4) return ip4ToString(p, 16);
     return undefined;
   }
 
-  private mobileBinding(b: BindingEntry): MobileBinding {
-    if (!IPV4_RE.test(b.coa)) return { coa: b.coa };
-    const udp =
-      b.natAddress !== undefined && b.natPort !== undefined ? { addr: b.natAddress, port: b.natPort } : this.udpEndpoints.get(b.hoa);
+  private mobileBinding(b: ReadonlyBindingEntry): MobileBinding {
+    const known = this.mobileBindings.get(b.hoa);
+    // The common case, per packet: the same entry as last time, so no regex and no endpoint lookup.
+    if (known !== undefined && known.entry === b) return known.binding;
+    const v4 = IPV4_RE.test(b.coa);
+    const nat = v4 && b.natAddress !== undefined && b.natPort !== undefined;
+    const ep = v4 && !nat ? this.udpEndpoints.get(b.hoa) : undefined;
+    const addr = nat ? b.natAddress : ep?.addr;
+    const port = nat ? b.natPort : ep?.port;
+    const m = known?.binding;
+    if (m !== undefined && m.coa === b.coa && m.udp?.addr === addr && m.udp?.port === port) {
+      this.mobileBindings.set(b.hoa, { entry: b, binding: m });
+      return m;
+    }
     // No protocol-41 edge: an IPv4 CoA always gets UDP 4191 (the MN sends UDP too).
-    return { coa: b.coa, useUdp: true, ...(udp ? { udp } : {}) };
+    const made: MobileBinding = !v4
+      ? Object.freeze({ coa: b.coa })
+      : Object.freeze({ coa: b.coa, useUdp: true, ...(addr !== undefined && port !== undefined ? { udp: Object.freeze({ addr, port }) } : {}) });
+    // One per HoA with a binding; forgotten wholesale if HoAs come and go beyond the cache's size.
+    if (this.mobileBindings.size > this.cache.size + 1024) this.mobileBindings.clear();
+    this.mobileBindings.set(b.hoa, { entry: b, binding: made });
+    return made;
+  }
+
+  /** Queues a Device packet's toMobile result for its edge (sent by flushToMobile), or counts its drop. */
+  private queueToMobile(t: ToMobileResult): void {
+    if (!t.ok) return this.drop(`tunnel:${t.reason}`);
+    if (t.via === 'ipv6') {
+      if (!this.opts.mipIo) return this.drop('no-ipv6-edge');
+      this.toMipIo.push(t.packet);
+      return;
+    }
+    if (t.via === 'udp4') {
+      if (!this.opts.bind) return this.drop('no-udp-edge');
+      this.toBind.push({ data: t.payload, dstAddr: t.dstAddr, dstPort: t.dstPort });
+      return;
+    }
+    this.drop('no-ip6in4-edge');
+  }
+
+  /** Hands the queued packets to each edge in one call; an edge that takes k of n counts n-k 'edge-send' drops. */
+  private flushToMobile(): void {
+    // Swapped out before sending: a send that re-enters a batch handler (fake edges) queues afresh.
+    if (this.toMipIo.length > 0) {
+      const out = this.toMipIo;
+      this.toMipIo = [];
+      this.sent(out.length, () => this.opts.mipIo!.send(out));
+    }
+    if (this.toBind.length > 0) {
+      const out = this.toBind;
+      this.toBind = [];
+      this.sent(out.length, () => this.opts.bind!.send(out));
+    }
+  }
+
+  private sent(n: number, send: () => number): void {
+    let k: number;
+    try {
+      k = send();
+    } catch {
+      this.counters.drops['internal-error'] = (this.counters.drops['internal-error'] ?? 0) + n;
+      return;
+    }
+    k = Number.isInteger(k) ? Math.min(Math.max(k, 0), n) : 0;
+    this.counters.toMobile += k;
+    if (k < n) this.counters.drops['edge-send'] = (this.counters.drops['edge-send'] ?? 0) + (n - k);
   }
 
   /** Hands a toMobile result to its edge; true when the edge accepted it. */

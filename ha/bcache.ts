@@ -37,6 +37,9 @@ export interface BindingEntry {
   updatedAt: number;
 }
 
+/** What peek hands out: the cache's own entry, not to be changed. */
+export type ReadonlyBindingEntry = Readonly<Omit<BindingEntry, 'flags'>> & { readonly flags: Readonly<BindingFlags> };
+
 function copyEntry(e: BindingEntry): BindingEntry {
   return { ...e, flags: { ...e.flags } };
 }
@@ -49,9 +52,16 @@ function key(hoa: string): string {
 export class BindingCache {
   // Entries are stored as private copies and handed out as copies, so a caller that mutates what
   // it got cannot change a binding behind the registration rules (the "only accepted BUs change a
-  // binding" invariant would otherwise depend on every caller's discipline).
+  // binding" invariant would otherwise depend on every caller's discipline). peek() is the one
+  // exception, typed read-only, for the per-packet lookups of ha/agent.ts.
   private readonly byHoa = new Map<string, BindingEntry>();
   private readonly byIpv4 = new Map<string, string>();
+  // Expiry times as a binary min-heap of (expiresAt, HoA) records, so nextExpiry() (asked after every
+  // BU) and expire() cost O(log N) instead of a walk over every binding. Records go stale when an
+  // entry is refreshed or deleted; they are skipped when they reach the top (an entry's record is
+  // current when the entry still has that expiresAt), and the heap is rebuilt when mostly stale.
+  private heapAt: number[] = [];
+  private heapHoa: string[] = [];
 
   /** @param capacity the most entries the cache may hold; registration answers 130 beyond it. */
   constructor(readonly capacity: number = Number.POSITIVE_INFINITY) {
@@ -67,12 +77,37 @@ export class BindingCache {
   }
 
   has(hoa: string): boolean {
-    return this.byHoa.has(key(hoa));
+    return this.byHoa.has(this.keyOf(hoa));
   }
 
+  /** A copy of the entry: the caller may keep it as a snapshot or change it without touching the cache. */
   get(hoa: string): BindingEntry | undefined {
-    const e = this.byHoa.get(key(hoa));
+    const e = this.byHoa.get(this.keyOf(hoa));
     return e && copyEntry(e);
+  }
+
+  /**
+   * The stored entry itself, read-only, for the data path (a copy per packet was 1% of the HA's
+   * busy time under load). Stored entries are never changed in place: set() stores a new object,
+   * so what peek returned stays what the binding was then. Callers must not cast the readonly away.
+   */
+  peek(hoa: string): ReadonlyBindingEntry | undefined {
+    // One lookup when `hoa` is already a key (canonical text, as the data path's addresses are).
+    const e = this.byHoa.get(hoa);
+    if (e !== undefined) return e;
+    const k = key(hoa);
+    return k === hoa ? undefined : this.byHoa.get(k);
+  }
+
+  /** peek by IPv4 home address. */
+  peekByIpv4Hoa(ipv4Hoa: string): ReadonlyBindingEntry | undefined {
+    const hoa = this.byIpv4.get(ipv4Hoa);
+    return hoa === undefined ? undefined : this.byHoa.get(hoa);
+  }
+
+  /** `hoa` itself when it is a key (keys are canonical text, so no parse is needed), else its canonical text. */
+  private keyOf(hoa: string): string {
+    return this.byHoa.has(hoa) ? hoa : key(hoa);
   }
 
   /** The entry that holds `ipv4Hoa` (reverse index, for the IPv4 data path and proxy ARP). */
@@ -86,7 +121,7 @@ export class BindingCache {
    * IPv4 HoA is held by another entry: both are caller bugs (registration checks them first).
    */
   set(entry: BindingEntry): void {
-    const k = key(entry.hoa);
+    const k = this.keyOf(entry.hoa);
     const old = this.byHoa.get(k);
     if (!old && this.isFull()) throw new RangeError(`binding cache full (${this.capacity})`);
     if (entry.ipv4Hoa !== undefined) {
@@ -98,11 +133,12 @@ export class BindingCache {
     stored.hoa = k;
     this.byHoa.set(k, stored);
     if (stored.ipv4Hoa !== undefined) this.byIpv4.set(stored.ipv4Hoa, k);
+    if (old === undefined || old.expiresAt !== stored.expiresAt) this.heapPush(stored.expiresAt, k);
   }
 
   /** Removes and returns the entry, if there was one. */
   delete(hoa: string): BindingEntry | undefined {
-    const k = key(hoa);
+    const k = this.keyOf(hoa);
     const old = this.byHoa.get(k);
     if (!old) return undefined;
     this.byHoa.delete(k);
@@ -113,20 +149,74 @@ export class BindingCache {
   /** Removes every entry with expiresAt <= now and returns them (the caller releases pools, routes, proxy ND). */
   expire(now: number): BindingEntry[] {
     const gone: BindingEntry[] = [];
-    for (const e of [...this.byHoa.values()]) {
-      if (e.expiresAt <= now) {
-        this.delete(e.hoa);
-        gone.push(e);
-      }
+    for (;;) {
+      this.dropStale();
+      if (this.heapAt.length === 0 || !(this.heapAt[0] <= now)) break;
+      const e = this.byHoa.get(this.heapHoa[0])!;
+      this.heapPop();
+      this.delete(e.hoa);
+      gone.push(e);
     }
     return gone;
   }
 
   /** The earliest expiresAt, for the caller's single timer; undefined when empty. */
   nextExpiry(): number | undefined {
-    let min: number | undefined;
-    for (const e of this.byHoa.values()) if (min === undefined || e.expiresAt < min) min = e.expiresAt;
-    return min;
+    this.dropStale();
+    return this.heapAt.length > 0 ? this.heapAt[0] : undefined;
+  }
+
+  /** Pops stale records off the top until the top is current (or the heap is empty). */
+  private dropStale(): void {
+    const at = this.heapAt;
+    while (at.length > 0 && this.byHoa.get(this.heapHoa[0])?.expiresAt !== at[0]) this.heapPop();
+  }
+
+  private heapPush(expiresAt: number, hoa: string): void {
+    const at = this.heapAt;
+    const ho = this.heapHoa;
+    if (at.length >= 2 * this.byHoa.size + 1024) return this.heapRebuild();
+    let i = at.length;
+    at.push(expiresAt);
+    ho.push(hoa);
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (!(expiresAt < at[up])) break;
+      at[i] = at[up];
+      ho[i] = ho[up];
+      i = up;
+    }
+    at[i] = expiresAt;
+    ho[i] = hoa;
+  }
+
+  private heapPop(): void {
+    const at = this.heapAt;
+    const ho = this.heapHoa;
+    const lastAt = at.pop()!;
+    const lastHoa = ho.pop()!;
+    const n = at.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && at[c + 1] < at[c]) c++;
+      if (!(at[c] < lastAt)) break;
+      at[i] = at[c];
+      ho[i] = ho[c];
+      i = c;
+    }
+    at[i] = lastAt;
+    ho[i] = lastHoa;
+  }
+
+  /** One current record per entry (drops every stale one), then heapified. */
+  private heapRebuild(): void {
+    const entries = [...this.byHoa.values()].sort((a, b) => a.expiresAt - b.expiresAt);
+    // A sorted array is a valid min-heap.
+    this.heapAt = entries.map((e) => e.expiresAt);
+    this.heapHoa = entries.map((e) => e.hoa);
   }
 
   /** Copies of all entries, sorted by HoA so that two snapshots of equal caches compare equal. */

@@ -15,6 +15,7 @@ import type { TunDevice } from '../tunnel/tun.js';
 import { HA_SOCKET } from '../common/control.js';
 import { Daemon } from '../common/daemon.js';
 import { HomeAgent } from './agent.js';
+import { tryNativeEspTransforms } from '../tunnel/native-esp.js';
 import { haControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
 import type { BindingEntry } from './bcache.js';
@@ -135,8 +136,11 @@ export class HaDaemon extends Daemon {
     // so the proxy entries and TUN routes follow a binding within milliseconds: packets for a HoA
     // that arrive between a deregistration and its route removal are dropped as 'no-binding'.
     let check: () => void = () => {};
+    const esp = tryNativeEspTransforms();
+    if (!esp.transforms) this.log(`ESP on node:crypto: the native ESP transforms are not available (${esp.reason})`, {}, 'warn');
     const agent = new HomeAgent({
       config: cfg,
+      ...(esp.transforms ? { espTransforms: esp.transforms } : {}),
       device: tun,
       mipIo,
       plainIpv6,

@@ -51,6 +51,22 @@ interface Bucket {
   at: number;
 }
 
+/**
+ * One outer source: its own bucket and its share of the first SPI it used, inline (an MN's move
+ * makes a new source with one SPI, so a BU from a new CoA costs one map entry and one object, not
+ * two entries, two objects and a "spi/source" key string). Further SPIs of the same source get
+ * buckets in `more`. Objects are reused when the oldest source is forgotten.
+ */
+interface Source {
+  tokens: number;
+  at: number;
+  /** The SPI of the inline pair bucket; -1 while none. */
+  spi: number;
+  pairTokens: number;
+  pairAt: number;
+  more: Map<number, Bucket> | undefined;
+}
+
 /** Defaults as documented on RateLimitOptions. */
 export const RATE_LIMIT_DEFAULTS: Readonly<Required<RateLimitOptions>> = Object.freeze({
   perPairRate: 3,
@@ -63,31 +79,91 @@ export const RATE_LIMIT_DEFAULTS: Readonly<Required<RateLimitOptions>> = Object.
   maxSpis: 65536,
 });
 
+/**
+ * Keys in insertion order, in a ring: the oldest is forgotten in O(1). (Map's keys().next() after
+ * many deletions walks the deleted slots at the front of V8's table, which a cap reached under a
+ * flood would pay per new key.) Keys leave only through evictOldest, so ring and map agree.
+ */
+class InsertionRing<K> {
+  private readonly keys: K[] = [];
+  private head = 0;
+  private count = 0;
+  constructor(private readonly cap: number) {}
+  get size(): number {
+    return this.count;
+  }
+  push(k: K): void {
+    if (this.keys.length < this.cap) {
+      this.keys.push(k);
+    } else {
+      this.keys[(this.head + this.count) % this.cap] = k;
+    }
+    this.count++;
+  }
+  /** The oldest key, removed from the ring; undefined when empty. */
+  shift(): K | undefined {
+    if (this.count === 0) return undefined;
+    const k = this.keys[this.head];
+    this.head = (this.head + 1) % this.cap;
+    this.count--;
+    return k;
+  }
+}
+
 export class BuRateLimiter {
   private readonly o: Required<RateLimitOptions>;
-  private readonly pairs = new Map<string, Bucket>();
-  private readonly sources = new Map<string, Bucket>();
+  private readonly sources = new Map<string, Source>();
+  private readonly sourceOrder: InsertionRing<string>;
   private readonly spis = new Map<number, Bucket>();
+  private readonly spiOrder: InsertionRing<number>;
   private readonly trusted = new Map<number, string>();
+  /** (SPI, source) buckets held: the inline ones plus every `more` map's; capped at maxSources. */
+  private pairs = 0;
 
   constructor(
     private readonly now: () => number,
     opts: RateLimitOptions = {},
   ) {
     this.o = { ...RATE_LIMIT_DEFAULTS, ...opts };
+    // A cap below 1 would hold nothing; the maps then keep one entry (the packet's own).
+    this.sourceOrder = new InsertionRing(Math.max(1, this.o.maxSources));
+    this.spiOrder = new InsertionRing(Math.max(1, this.o.maxSpis));
   }
 
   /** Decides for one packet under BU SA `spi` from outer address `source` (canonical text). */
   check(spi: number, source: string): RateLimitVerdict {
     if (this.trusted.get(spi) === source) return 'trusted';
     const t = this.now();
+    const o = this.o;
+    const s = this.source(source, t);
     // The (SPI, source) bucket counts as a source limit: it is this source's share of this SPI.
-    const p = this.bucket(this.pairs, `${spi}/${source}`, this.o.maxSources, this.o.perPairBurst, t);
-    if (!this.take(p, this.o.perPairRate, this.o.perPairBurst, t)) return 'rate-limited:source';
-    const s = this.bucket(this.sources, source, this.o.maxSources, this.o.perSourceBurst, t);
-    if (!this.take(s, this.o.perSourceRate, this.o.perSourceBurst, t)) return 'rate-limited:source';
-    const k = this.bucket(this.spis, spi, this.o.maxSpis, this.o.perSpiBurst, t);
-    if (!this.take(k, this.o.perSpiRate, this.o.perSpiBurst, t)) return 'rate-limited:spi';
+    if (s.spi === spi) {
+      if (t > s.pairAt) s.pairTokens = Math.min(o.perPairBurst, s.pairTokens + ((t - s.pairAt) * o.perPairRate) / 1000);
+      s.pairAt = t;
+      if (s.pairTokens < 1) return 'rate-limited:source';
+      s.pairTokens -= 1;
+    } else if (s.spi === -1) {
+      // A new pair starts full (perPairBurst) and this packet takes one token.
+      this.pairs++;
+      s.spi = spi;
+      s.pairAt = t;
+      s.pairTokens = o.perPairBurst - 1;
+      if (s.pairTokens < 0) {
+        s.pairTokens = o.perPairBurst;
+        return 'rate-limited:source';
+      }
+    } else if (!take(this.morePair(s, source, spi, t), o.perPairRate, o.perPairBurst, t)) {
+      return 'rate-limited:source';
+    }
+    if (!take(s, o.perSourceRate, o.perSourceBurst, t)) return 'rate-limited:source';
+    let k = this.spis.get(spi);
+    if (k === undefined) {
+      if (this.spis.size >= o.maxSpis) this.spis.delete(this.spiOrder.shift()!);
+      k = { tokens: o.perSpiBurst, at: t };
+      this.spis.set(spi, k);
+      this.spiOrder.push(spi);
+    }
+    if (!take(k, o.perSpiRate, o.perSpiBurst, t)) return 'rate-limited:spi';
     return 'pass';
   }
 
@@ -101,27 +177,80 @@ export class BuRateLimiter {
 
   /** Buckets currently held (tests check the caps). */
   get size(): { pairs: number; sources: number; spis: number; trusted: number } {
-    return { pairs: this.pairs.size, sources: this.sources.size, spis: this.spis.size, trusted: this.trusted.size };
+    return { pairs: this.pairs, sources: this.sources.size, spis: this.spis.size, trusted: this.trusted.size };
   }
 
-  private bucket<K>(m: Map<K, Bucket>, key: K, cap: number, burst: number, t: number): Bucket {
-    let b = m.get(key);
-    if (b === undefined) {
-      if (m.size >= cap) m.delete(m.keys().next().value as K);
-      b = { tokens: burst, at: t };
-      m.set(key, b);
+  /** The state of `address`, made full (and without a pair) if new; the oldest source goes first at the cap. */
+  private source(address: string, t: number): Source {
+    let s = this.sources.get(address);
+    if (s !== undefined) return s;
+    const o = this.o;
+    if (this.sources.size >= o.maxSources) s = this.forgetOldest();
+    if (s === undefined) {
+      s = { tokens: o.perSourceBurst, at: t, spi: -1, pairTokens: 0, pairAt: t, more: undefined };
+    } else {
+      // The forgotten source's object, reused: the same shape, reset to a full bucket with no pair.
+      s.tokens = o.perSourceBurst;
+      s.at = t;
+      s.spi = -1;
+      s.pairTokens = 0;
+      s.pairAt = t;
+      s.more = undefined;
     }
+    this.sources.set(address, s);
+    this.sourceOrder.push(address);
+    return s;
+  }
+
+  /** Forgets the oldest source and its pairs (they come back full); returns its object for reuse. */
+  private forgetOldest(): Source | undefined {
+    const oldest = this.sourceOrder.shift();
+    if (oldest === undefined) return undefined;
+    const s = this.sources.get(oldest)!;
+    this.sources.delete(oldest);
+    this.pairs -= (s.spi === -1 ? 0 : 1) + (s.more?.size ?? 0);
+    return s;
+  }
+
+  /** A pair bucket of a source's second or later SPI. The pair cap is kept by forgetting the oldest sources. */
+  private morePair(s: Source, address: string, spi: number, t: number): Bucket {
+    let b = s.more?.get(spi);
+    if (b !== undefined) return b;
+    const cap = Math.max(1, this.o.maxSources);
+    // Bounded: each turn forgets another source, or (once) empties this one's extra pairs.
+    for (let turns = this.sources.size + 1; this.pairs >= cap && turns > 0; turns--) {
+      const oldest = this.sourceOrder.shift()!;
+      const o = this.sources.get(oldest)!;
+      if (o !== s) {
+        this.sources.delete(oldest);
+        this.pairs -= (o.spi === -1 ? 0 : 1) + (o.more?.size ?? 0);
+        continue;
+      }
+      // This source is the oldest: its extra pairs go (they come back full) and it becomes the newest.
+      this.pairs -= s.more?.size ?? 0;
+      s.more = undefined;
+      this.sourceOrder.push(address);
+    }
+    if (this.pairs >= cap && s.spi !== -1) {
+      // Only this source's inline pair is left under a cap of one: it goes too.
+      s.spi = -1;
+      this.pairs--;
+    }
+    s.more ??= new Map();
+    b = { tokens: this.o.perPairBurst, at: t };
+    s.more.set(spi, b);
+    this.pairs++;
     return b;
   }
+}
 
-  private take(b: Bucket, rate: number, burst: number, t: number): boolean {
-    // A clock that went backwards refills nothing (and does not wedge the bucket either).
-    if (t > b.at) b.tokens = Math.min(burst, b.tokens + ((t - b.at) * rate) / 1000);
-    b.at = t;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
+function take(b: Bucket, rate: number, burst: number, t: number): boolean {
+  // A clock that went backwards refills nothing (and does not wedge the bucket either).
+  if (t > b.at) b.tokens = Math.min(burst, b.tokens + ((t - b.at) * rate) / 1000);
+  b.at = t;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 /** What the gate needs to know about an SPI: ipsec/'s SAD (known) and ha/'s BU-SA predicate. */
@@ -161,14 +290,16 @@ const LIMITED_SPI: AdmitResult = Object.freeze({ drop: 'rate-limited:spi' as con
  * The gate in front of the HA's whole receive path, before any decoding (tunnel/'s fromCareOf is the
  * costliest step of a forged packet's life, tens of µs): ESP under an SPI the SAD does not hold is
  * refused at once under the reason ipsec/ would have given it; ESP under a BU SA goes through the
- * limiter. `source` (the outer source address) is only asked for then. Anything else goes on.
+ * limiter. `source` (the outer source address, or how to read it from the packet) is only asked
+ * for then; a function of the packet lets the caller pass one function for every packet instead of
+ * a closure per packet. Anything else goes on.
  */
-export function admit(limiter: BuRateLimiter, packet: Uint8Array, source: () => string | undefined, spis: SpiView): AdmitResult {
+export function admit(limiter: BuRateLimiter, packet: Uint8Array, source: string | ((packet: Uint8Array) => string | undefined), spis: SpiView): AdmitResult {
   const spi = espSpiOf(packet);
   if (spi === undefined) return GO_ON;
   if (!spis.known(spi)) return UNKNOWN_SPI;
   if (!spis.isBindingSpi(spi)) return GO_ON;
-  const from = source();
+  const from = typeof source === 'string' ? source : source(packet);
   if (from === undefined) return GO_ON;
   const v = limiter.check(spi, from);
   return v === 'rate-limited:source' ? LIMITED_SOURCE : v === 'rate-limited:spi' ? LIMITED_SPI : { from };

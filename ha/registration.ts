@@ -12,6 +12,7 @@ import { BaStatus, Dsmip, Ipv4AckStatus } from '../common/iana.js';
 import { LIFETIME_UNIT_SECONDS, MAX_LIFETIME_SECONDS, secondsToLifetime, seqNewer, type BindingAck, type BindingUpdate } from '../common/mh.js';
 import { baFlags } from '../common/mhflags.js';
 import type { Ipv4AddressAckOption, Ipv4CoaOption, Ipv4HomeAddressOption, MobilityOption, NatDetectionOption } from '../common/mhopts.js';
+import { parseIPv6 } from '../ipsec/addr.js';
 import type { BindingCache, BindingEntry } from './bcache.js';
 import type { Ipv4Pool, PoolResult } from './ipv4pool.js';
 
@@ -85,11 +86,47 @@ export function validateRegistrationConfig(c: HaRegistrationConfig): void {
   }
 }
 
+/** A home prefix's octets, parsed once per prefix text (asked for every BU). */
+const parsedPrefixes = new WeakMap<HomePrefix, { text: string; bytes: Uint8Array }>();
+function prefixBytes(p: HomePrefix): Uint8Array {
+  const m = parsedPrefixes.get(p);
+  if (m !== undefined && m.text === p.prefix) return m.bytes;
+  const bytes = ip6ToBytes(p.prefix, 'homePrefixes.prefix');
+  parsedPrefixes.set(p, { text: p.prefix, bytes });
+  return bytes;
+}
+
+/** Answers of inHomePrefixes per prefix list, valid while the list holds the same prefixes (checked per call, no allocation). */
+const homeAnswers = new WeakMap<readonly HomePrefix[], { saved: HomePrefix[]; answers: Map<string, boolean> }>();
+/** HoAs remembered per prefix list at most; when full the memo starts again (a flood of HoAs costs a parse each, as before). */
+const HOME_ANSWERS_CAP = 65536;
+
 /** True when `hoa` lies inside one of `prefixes`. */
 export function inHomePrefixes(hoa: string, prefixes: readonly HomePrefix[]): boolean {
-  const a = ip6ToBytes(hoa, 'hoa');
+  let m = homeAnswers.get(prefixes);
+  if (m === undefined || !samePrefixes(m.saved, prefixes)) {
+    m = { saved: prefixes.map((p) => ({ prefix: p.prefix, length: p.length })), answers: new Map() };
+    homeAnswers.set(prefixes, m);
+  }
+  const known = m.answers.get(hoa);
+  if (known !== undefined) return known;
+  const v = inPrefixes(hoa, prefixes);
+  if (m.answers.size >= HOME_ANSWERS_CAP) m.answers.clear();
+  m.answers.set(hoa, v);
+  return v;
+}
+
+function samePrefixes(a: readonly HomePrefix[], b: readonly HomePrefix[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i].prefix !== b[i].prefix || a[i].length !== b[i].length) return false;
+  return true;
+}
+
+function inPrefixes(hoa: string, prefixes: readonly HomePrefix[]): boolean {
+  // ipsec/'s parser (plain string scanning) first; ip6addr's only for what it refuses, to throw as before.
+  const a = parseIPv6(hoa) ?? ip6ToBytes(hoa, 'hoa');
   return prefixes.some((p) => {
-    const b = ip6ToBytes(p.prefix, 'homePrefixes.prefix');
+    const b = prefixBytes(p);
     const full = p.length >> 3;
     for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
     const rest = p.length & 7;
@@ -103,8 +140,12 @@ function isIpv4Text(s: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(s);
 }
 
+/** A dotted quad already in canonical form (0..255, no leading zeros): what ip4ToBytes(...).join('.') returns unchanged. */
+const CANONICAL_IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 /** Canonical text of an IPv4 or IPv6 address, so CoA == HoA and C == outer compare values, not spellings. */
 function canon(addr: string): string {
+  if (CANONICAL_IPV4_RE.test(addr)) return addr;
   return isIpv4Text(addr) ? ip4ToBytes(addr).join('.') : canonicalIp(addr);
 }
 
@@ -129,7 +170,9 @@ export function processHomeRegistration(input: RegistrationInput, state: HaState
   const hoa = canonicalIp(input.hoa);
   const coa = canon(input.coa);
   const cache = state.cache;
-  const entry = cache.get(hoa);
+  // The stored entry itself, not a copy: nothing here changes it, and set() below stores a new object,
+  // so the `previous` (or deleted `entry`) handed back is no longer one the cache holds.
+  const entry = cache.peek(hoa);
   const kmm = bu.flags.K && config.keyManagementMobility === true;
 
   const reject = (status: number, sequence: number = bu.sequence): RegistrationResult => ({
@@ -247,7 +290,8 @@ export function processHomeRegistration(input: RegistrationInput, state: HaState
     ba: makeBa(BaStatus.ACCEPTED, bu.sequence, units, kmm, options),
     send: bu.flags.A,
     change: entry ? 'updated' : 'created',
-    entry: cache.get(hoa),
+    // What the cache stored is a copy of `next` (its HoA already canonical); `next` itself is nobody else's.
+    entry: next,
     ...(entry ? { previous: entry } : {}),
     ...(ipv4 ? { ipv4 } : {}),
   };

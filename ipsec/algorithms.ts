@@ -1,7 +1,8 @@
 // The ESP transforms: AES-GCM with a 16-octet ICV (RFC 4106), AES-CBC with
 // HMAC-SHA-256-128 (RFC 3602 + RFC 4868), and NULL encryption with HMAC-SHA-256-128
 // (for debugging). Each turns ESP plaintext into ciphertext + ICV in place and back,
-// using node:crypto only. Keys are imported once per SA. Must never allocate beyond
+// using node:crypto, unless the engine was given a TransformFactory that supplies its
+// own for an algorithm. Keys are imported once per SA. Must never allocate beyond
 // what node:crypto itself returns, never parse IP, never touch SA state, and never
 // release plaintext whose ICV did not verify.
 
@@ -53,6 +54,29 @@ export interface Transform {
    */
   open(p: Uint8Array, espOff: number, ctLen: number, seqHi: number): Buffer | undefined;
 }
+
+/** Where CBC IVs come from: the engine's pool of random octets (IvPool). */
+export interface IvSource {
+  /** Writes `len` fresh random octets to out[off, off+len). */
+  take(out: Uint8Array, off: number, len: number): void;
+}
+
+/**
+ * Another implementation of some transforms (for example over a native library).
+ * Called after createTransform has checked the algorithm and the key lengths; returns
+ * a Transform for the algorithms it supports, or undefined to use node:crypto's. A
+ * Transform it returns must keep the contract above byte for byte: same wire format,
+ * IVs from `ivs` (CBC) or from the sequence number XOR `ivMask` (GCM).
+ */
+export type TransformFactory = (
+  algorithm: AlgorithmName,
+  encKey: Uint8Array,
+  authKey: Uint8Array,
+  esn: boolean,
+  /** GCM only: 8 octets (all zero when the SA gave none). */
+  ivMask: Uint8Array | undefined,
+  ivs: IvSource,
+) => Transform | undefined;
 
 const GCM_OPTS: CipherGCMOptions = Object.freeze({ authTagLength: 16 });
 
@@ -238,6 +262,7 @@ export function createTransform(
   esn: boolean,
   ivMask: unknown,
   ivs: IvPool,
+  factory?: TransformFactory,
 ): Transform {
   if (typeof algorithm !== 'string' || !(algorithm in ALGORITHMS)) {
     throw new InvalidSaError('algorithm', `must be one of ${ALGORITHM_NAMES.join(', ')}, got ${JSON.stringify(algorithm)}`);
@@ -259,9 +284,12 @@ export function createTransform(
   if (ivMask !== undefined && (name !== 'aes-gcm-16' || !isBytes(ivMask) || ivMask.length !== 8)) {
     throw new InvalidSaError('ivMask', 'only aes-gcm-16 takes an ivMask, and it must be a Uint8Array of 8 octets');
   }
+  const mask = name !== 'aes-gcm-16' ? undefined : ivMask === undefined ? new Uint8Array(8) : Uint8Array.from(ivMask as Uint8Array);
+  const other = factory?.(name, enc, auth, esn, mask, ivs);
+  if (other) return other;
   switch (name) {
     case 'aes-gcm-16':
-      return new GcmTransform(enc, esn, ivMask === undefined ? new Uint8Array(8) : Uint8Array.from(ivMask as Uint8Array));
+      return new GcmTransform(enc, esn, mask!);
     case 'aes-cbc-hmac-sha256-128':
       return new CbcHmacTransform(enc, auth, esn, ivs);
     case 'null-hmac-sha256-128':

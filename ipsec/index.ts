@@ -12,7 +12,7 @@ export type { LifetimeSpec, SaState } from './lifetime.js';
 export { ALGORITHMS, ALGORITHM_NAMES, HmacSha256_128 } from './algorithms.js';
 export { openEsp } from './esp.js';
 export type { EspKeySpec, EspOpenResult } from './esp.js';
-export type { AlgorithmName, AlgorithmInfo } from './algorithms.js';
+export type { AlgorithmName, AlgorithmInfo, Transform, TransformFactory, IvSource } from './algorithms.js';
 export { DROP_REASONS } from './counters.js';
 export type { DropReason, DropCounts, Counters } from './counters.js';
 export { ReplayWindow, ReplayVerdict, inferSeqHi, DEFAULT_REPLAY_WINDOW, MIN_REPLAY_WINDOW, MAX_REPLAY_WINDOW } from './replay.js';

@@ -6,6 +6,7 @@
 // reason. Time comes only from the injected clock; randomness for CBC IVs only from
 // the injected fill function.
 
+import type { TransformFactory } from './algorithms.js';
 import { defaultRandomFill, IvPool, RandomFill } from './ivpool.js';
 import { readU32, writeU32 } from './bytes.js';
 import { Counters, DROP_REASONS, DropReason, newCounters, snapshot } from './counters.js';
@@ -27,6 +28,12 @@ export interface IpsecOptions {
    * Default crypto.randomFillSync. Replace only to reproduce known-answer vectors.
    */
   randomFill?: RandomFill;
+  /**
+   * Supplies the ESP transforms for the algorithms it supports (e.g. a native
+   * implementation); the others, or all when absent, use node:crypto. Same wire
+   * format and drop behaviour either way.
+   */
+  transforms?: TransformFactory;
 }
 
 /** The outcome of outbound()/inbound(): the packet to pass on (and the SPI that protected it), or why it was dropped. */
@@ -45,6 +52,7 @@ const DROPS: Readonly<Record<DropReason, IpsecResult>> = Object.freeze(
 export class IpsecEngine {
   private readonly clock: () => number;
   private readonly ivs: IvPool;
+  private readonly transforms: TransformFactory | undefined;
   private readonly sad = new Sad();
   private readonly spd = new Spd();
   private readonly c: Counters = newCounters();
@@ -61,13 +69,14 @@ export class IpsecEngine {
   constructor(options: IpsecOptions = {}) {
     this.clock = options.clock ?? Date.now;
     this.ivs = new IvPool(options.randomFill ?? defaultRandomFill);
+    this.transforms = options.transforms;
   }
 
   // ---- control plane -------------------------------------------------------
 
   /** Adds an SA (InvalidSaError / InvalidSelectorError / DuplicateSpiError on a bad description). */
   addSA(spec: SaSpec): SaInfo {
-    const sa = Sa.create(spec, this.clock(), this.ivs, this.serial++);
+    const sa = Sa.create(spec, this.clock(), this.ivs, this.serial++, this.transforms);
     this.sad.add(sa);
     return sa.info();
   }
@@ -389,11 +398,8 @@ export class IpsecEngine {
   private inboundSelectors(sa: Sa): readonly Selector[] {
     if (sa.selectors) return sa.selectors;
     if (sa.derivedGen !== this.spd.generation) {
-      sa.derived = this.spd
-        .all()
-        .filter((pol) => pol.direction !== 'outbound' && pol.action !== ACTION_BYPASS && pol.action !== ACTION_DISCARD)
-        .filter((pol) => pol.spi === sa.spi || (pol.bundle !== undefined && pol.bundle === sa.bundle))
-        .map((pol) => pol.selector);
+      // Indexed by the SPD: a scan here made each SA's first packet after any SPD change cost O(all policies).
+      sa.derived = this.spd.inboundProtecting(sa.spi, sa.bundle);
       sa.derivedGen = this.spd.generation;
     }
     return sa.derived;

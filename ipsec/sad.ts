@@ -4,7 +4,7 @@
 // state (sequence counter, replay window, counts) but never processes packets and
 // never raises events.
 
-import { AlgorithmName, createTransform, Transform } from './algorithms.js';
+import { AlgorithmName, createTransform, Transform, TransformFactory } from './algorithms.js';
 import { formatAddress, parseAddress } from './addr.js';
 import { DuplicateSpiError, InvalidSaError, UnknownSpiError } from './errors.js';
 import { IvPool } from './ivpool.js';
@@ -105,7 +105,7 @@ export class Sa {
   seqReservation: SeqReservation | undefined = undefined;
   packets = 0;
   /** Inbound selectors derived from the SPD when `selectors` is absent, valid for SPD generation `derivedGen`. */
-  derived: Selector[] = [];
+  derived: readonly Selector[] = [];
   derivedGen = -1;
 
   private constructor(
@@ -127,7 +127,7 @@ export class Sa {
   ) {}
 
   /** Validates a description (InvalidSaError naming the field) and builds the SA. */
-  static create(spec: SaSpec, now: number, ivs: IvPool, serial: number): Sa {
+  static create(spec: SaSpec, now: number, ivs: IvPool, serial: number, transforms?: TransformFactory): Sa {
     if (typeof spec !== 'object' || spec === null) throw new InvalidSaError('', 'an SA description must be an object');
     for (const k of Object.keys(spec)) {
       if (!SPEC_KEYS.includes(k)) throw new InvalidSaError(k, `unknown SA field; allowed: ${SPEC_KEYS.join(', ')}`);
@@ -162,7 +162,7 @@ export class Sa {
     }
     if (spec.esn !== undefined && typeof spec.esn !== 'boolean') throw new InvalidSaError('esn', `must be true or false, got ${JSON.stringify(spec.esn)}`);
     const esn = spec.esn === true;
-    const transform = createTransform(spec.algorithm, spec.encKey, spec.authKey, esn, spec.ivMask, ivs);
+    const transform = createTransform(spec.algorithm, spec.encKey, spec.authKey, esn, spec.ivMask, ivs, transforms);
     let replay: ReplayWindow | undefined;
     if (inbound) {
       const w = spec.replayWindow ?? DEFAULT_REPLAY_WINDOW;

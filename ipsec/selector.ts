@@ -42,7 +42,14 @@ class AddressMatch {
     readonly b: Uint8Array,
     /** Octets of the mask that are not zero (a prefix never needs to look further). */
     readonly span: number,
-  ) {}
+  ) {
+    let single = true;
+    for (let i = 0; i < len && single; i++) single = isRange ? a[i] === b[i] : b[i] === 0xff;
+    this.host = single ? a : undefined;
+  }
+
+  /** The one address this matches (a full-length prefix or a one-address range), else undefined: what the SPD indexes. */
+  readonly host: Uint8Array | undefined;
 
   matches(p: Uint8Array, off: number, len: number): boolean {
     if (len !== this.len) return false;

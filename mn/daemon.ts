@@ -13,16 +13,18 @@ import { spawnSync } from 'node:child_process';
 import { loadMnConfig, mnKeying } from '../config/index.js';
 import type { MnConfig } from '../config/schema.js';
 import type { EdgeCounters } from '../tunnel/counters.js';
+import type { Bind } from '../tunnel/bind.js';
 import type { PacketBatchHandler } from '../tunnel/device.js';
 import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
 import type { CareOfAddress } from './bul.js';
 import { MnHomeLink } from './homelink.js';
 import { homeInterface, type MovementConfig } from './movement.js';
-import { NetWatch } from './netwatch.js';
+import { NetWatch, preciseNow } from './netwatch.js';
 import { MN_SOCKET } from '../common/control.js';
 import { Daemon } from '../common/daemon.js';
 import { MobileNode } from './node.js';
+import { tryNativeEspTransforms } from '../tunnel/native-esp.js';
 import { mnControlHandler } from './status.js';
 import { wallClockScheduler } from '../common/timer.js';
 import { DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
@@ -86,6 +88,72 @@ export class MultiMipPacketIo implements MipPacketIo {
     for (const io of this.ios) io.close();
   }
 }
+
+/**
+ * UDP 4191 Binds of the IPv4 CoAs, kept open while their address is on the MN. MobileNode opens a
+ * Bind when it moves to an IPv4 CoA and closes it once its binding has left that CoA; opening the
+ * socket (and logging it) on every move back was 0.5-1 ms of the handover (bench/handover.ts).
+ * The node gets a view: its close() only detaches it (what arrives meanwhile is discarded, as a
+ * closed socket would); the socket closes when its address is gone (retain) or at stop.
+ */
+export class Udp4BindPool {
+  private readonly socks = new Map<string, { bind: Bind; view: Bind | null }>();
+  constructor(private readonly opener: (coa4: string) => Bind) {}
+
+  open(coa4: string): Bind {
+    let e = this.socks.get(coa4);
+    if (!e) {
+      e = { bind: this.opener(coa4), view: null };
+      this.socks.set(coa4, e);
+    }
+    const entry = e;
+    const b = entry.bind;
+    let closed = false;
+    const view: Bind = {
+      get localAddress() {
+        return b.localAddress;
+      },
+      get localPort() {
+        return b.localPort;
+      },
+      get batchSize() {
+        return b.batchSize;
+      },
+      get counters() {
+        return b.counters;
+      },
+      onBatch: (h) => {
+        if (!closed) b.onBatch(h ?? discard);
+      },
+      send: (d) => (closed ? 0 : b.send(d)),
+      close: () => {
+        if (closed) return;
+        closed = true;
+        if (entry.view === view) {
+          entry.view = null;
+          b.onBatch(discard);
+        }
+      },
+    };
+    entry.view = view;
+    return view;
+  }
+
+  /** Closes the sockets of addresses no longer in `addresses` (and not in use by the node). */
+  retain(addresses: ReadonlySet<string>): void {
+    for (const [a, e] of this.socks) {
+      if (addresses.has(a) || e.view !== null) continue;
+      e.bind.close();
+      this.socks.delete(a);
+    }
+  }
+
+  close(): void {
+    for (const e of this.socks.values()) e.bind.close();
+    this.socks.clear();
+  }
+}
+const discard = (): void => {};
 
 function ip(args: string[], allowFail = false): void {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
@@ -192,11 +260,20 @@ export class MnDaemon extends Daemon {
     let lastNat = 'none';
     const ackFields = () => (lastAck ? { seq: lastAck.sequence, status: lastAck.status, rttMs: lastAck.rttMs } : {});
 
+    const udp4Binds = new Udp4BindPool((coa4) => {
+      this.log(`opening UDP ${coa4}:${cfg.udpPort}`, { coa: coa4 });
+      return openUdp4Bind({ address: coa4, port: cfg.udpPort });
+    });
+    this.teardown.push(() => udp4Binds.close());
+
     // Saved state before the node exists: its first BU continues after the saved high mark.
     const nextBuSeq = store?.nextBuSeq();
 
+    const esp = tryNativeEspTransforms();
+    if (!esp.transforms) this.log(`ESP on node:crypto: the native ESP transforms are not available (${esp.reason})`, {}, 'warn');
     const node = new MobileNode({
       config: cfg,
+      ...(esp.transforms ? { espTransforms: esp.transforms } : {}),
       device: tun,
       ...(mipIo ? { mipIo, plainIpv6: plainEspDevice(mipIo, { receive: false }) } : {}),
       onBindingAck: (ack) => {
@@ -227,10 +304,7 @@ export class MnDaemon extends Daemon {
         if (a.kind === 'expired') this.log('registration: binding expired (no BA before its lifetime ran out)', { hoa: cfg.hoa, ...(lastAt ? { coa: lastAt } : {}) }, 'warn');
         if (a.kind === 'failed') this.log(`registration: BU rejected with status ${a.status}`, { hoa: cfg.hoa, ...ackFields(), status: a.status }, 'warn');
       },
-      openBind: (coa4) => {
-        this.log(`opening UDP ${coa4}:${cfg.udpPort}`, { coa: coa4 });
-        return openUdp4Bind({ address: coa4, port: cfg.udpPort });
-      },
+      openBind: (coa4) => udp4Binds.open(coa4),
       now: () => Date.now(),
       scheduler: wallClockScheduler,
       ...(nextBuSeq !== undefined ? { randomSeq: () => nextBuSeq } : {}),
@@ -241,16 +315,20 @@ export class MnDaemon extends Daemon {
       const st = store;
       // Before start(): no BU and no ESP packet has left yet, so swapping the SAs is invisible.
       const seqs = st.continueOutboundSequences(node.engine, mnKeying(cfg).sas);
+      const saveBuSeq = (upTo: number): void => {
+        try {
+          st.reserveBuSeq(upTo);
+        } catch (e) {
+          // Sent anyway: a reused BU number after a restart costs one 135 BA, which the MN resyncs from.
+          this.log(`state file ${st.file}: saving the BU sequence high mark failed (${(e as Error).message})`, {}, 'error');
+        }
+      };
       node.registration.seqReservation = {
         block: BU_SEQ_BLOCK,
-        reserve: (upTo) => {
-          try {
-            st.reserveBuSeq(upTo);
-          } catch (e) {
-            // Sent anyway: a reused BU number after a restart costs one 135 BA, which the MN resyncs from.
-            this.log(`state file ${st.file}: saving the BU sequence high mark failed (${(e as Error).message})`, {}, 'error');
-          }
-        },
+        reserve: saveBuSeq,
+        // The next block, written in a microtask: after the BU that asked for it has left (the node
+        // sends synchronously within the same call) and before anything else can send another.
+        reserveAfterSend: (upTo) => queueMicrotask(() => saveBuSeq(upTo)),
       };
       this.log(
         `state: first BU sequence ${nextBuSeq ?? 'random (none saved)'}; outbound ESP sequence numbers continue after ${[...seqs].map(([spi, n]) => `0x${spi.toString(16)}:${n}`).join(', ')}`,
@@ -306,8 +384,7 @@ export class MnDaemon extends Daemon {
     const watch: NetWatch = await NetWatch.start({
       ...watchCfg,
       ref: true,
-      onDecision: (decision, _event, target) => {
-        this.log(`movement: ${decision.kind} -> moveTo ${coaText(target)}`, { hoa: cfg.hoa, coa: target === null || target === 'home' ? coaText(target) : target.address });
+      onDecision: (decision, _event, target, timing) => {
         if (decision.kind === 'home') {
           // Started at home: leaving it later is a handover, like any move of the binding.
           lastAt ??= 'home';
@@ -321,6 +398,18 @@ export class MnDaemon extends Daemon {
           started = true;
           node.start();
         }
+        const buSentAt = preciseNow();
+        // UDP sockets of IPv4 addresses the MN no longer has (after the BU: not on its path).
+        udp4Binds.retain(new Set(watch.detector.snapshot().addresses.filter((a) => a.family === 4).map((a) => a.address)));
+        // Logged after the move (the BU is out by now): the handover's timing, in the line's fields.
+        this.log(`movement: ${decision.kind} -> moveTo ${coaText(target)}`, {
+          hoa: cfg.hoa,
+          coa: target === null || target === 'home' ? coaText(target) : target.address,
+          via: timing.via,
+          decidedAt: Math.round(timing.decidedAt * 1000) / 1000,
+          ...(timing.eventAt !== undefined ? { sinceEventMs: Math.round((timing.decidedAt - timing.eventAt) * 1000) / 1000 } : {}),
+          moveMs: Math.round((buSentAt - timing.decidedAt) * 1000) / 1000,
+        });
       },
       onError: (e) => this.log(`netwatch error: ${(e as Error).message}`, {}, 'error'),
     });

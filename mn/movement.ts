@@ -25,6 +25,12 @@
 // `maxDelayMs` after the first unhandled change), so one move that removes an address and adds
 // another gives one decision. At the timer the rules run; a decision is reported only when it
 // differs from the last one reported (the first decision is always reported).
+// At once (`decideNow`, which the edge calls after each batch of netlink events): when the state
+// offers a usable CoA (every rule above met: link up and RUNNING, address not tentative, default
+// route) other than the last decision, it is reported without waiting, because waiting only
+// delays the handover; the debounce timer stays armed and confirms or corrects it. Losing every
+// CoA (none), coming home, and leaving home keep the debounce: those are where a flap or a
+// half-finished change would cost a needless deregistration or registration.
 import { ip4ToBytes, ip6ToBytes, canonicalIp } from '../common/addr.js';
 import type { CareOfAddress } from './bul.js';
 import type { RegistrationEvent } from './registration.js';
@@ -40,6 +46,8 @@ export interface LinkInfo {
   name: string;
   /** Administratively up and running (has carrier). */
   up: boolean;
+  /** False when administratively down: the kernel then flushes the link's routes without a message per route. */
+  adminUp?: boolean;
   loopback?: boolean;
 }
 
@@ -319,8 +327,12 @@ export class MovementDetector {
         this.routes = new Map(ev.snapshot.routes.map((r) => [routeKey(r), { ...r, oifs: [...r.oifs] }]));
         break;
       case 'link':
-        if (ev.op === 'new') this.links.set(ev.link.index, { ...ev.link });
-        else {
+        if (ev.op === 'new') {
+          this.links.set(ev.link.index, { ...ev.link });
+          // Set down, the kernel drops the link's routes (IPv4 without a RTM_DELROUTE each): mirror
+          // it, or the link coming back up would look routed before its default route is back.
+          if (ev.link.adminUp === false) for (const [k, r] of this.routes) if (r.oifs.includes(ev.link.index)) this.routes.delete(k);
+        } else {
           this.links.delete(ev.link.index);
           for (const [k, a] of this.addrs) if (a.index === ev.link.index) this.addrs.delete(k);
           for (const [k, r] of this.routes) if (r.oifs.includes(ev.link.index)) this.routes.delete(k);
@@ -339,6 +351,19 @@ export class MovementDetector {
     this.firstPending ??= now;
     this.due = Math.min(now + this.cfg.debounceMs, this.firstPending + this.cfg.maxDelayMs);
     return [{ kind: 'arm-timer', at: this.due }];
+  }
+
+  /**
+   * The fast path, after a batch of events: a usable CoA other than the last decision is reported
+   * now (not from home, and never none or home: those wait for the debounce). The pending timer,
+   * if any, stays armed and reports only if the state by then says something else.
+   */
+  decideNow(): MovementAction[] {
+    if (this.last === null || this.last.kind === 'home') return [];
+    const d = this.evaluate();
+    if (d.kind !== 'coa' || decisionEquals(this.last, d)) return [];
+    this.last = d;
+    return [{ kind: 'decision', decision: d, event: toRegistrationEvent(d), target: toMoveTarget(d) }];
   }
 
   private fire(): MovementAction[] {

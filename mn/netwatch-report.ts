@@ -1,5 +1,6 @@
 // Test helper: runs a NetWatch in the current network namespace and prints one JSON line per
-// decision on stdout ({"kind":"ready"} first, then {"kind":"decision","decision":...,"event":...}).
+// decision on stdout ({"kind":"ready"} first, then {"kind":"decision","decision":...,"event":...,"via":...}:
+// via "event" when decided at once from a notification, "debounce" after the debounce).
 // Config: a JSON MovementConfig as argv[2]. Ends on SIGTERM/SIGINT or when stdin closes.
 import { NetWatch } from './netwatch.js';
 import type { MovementConfig } from './movement.js';
@@ -9,7 +10,7 @@ const out = (o: unknown): void => void process.stdout.write(`${JSON.stringify(o)
 const w = await NetWatch.start({
   ...config,
   ref: true,
-  onDecision: (decision, event) => out({ kind: 'decision', decision, event }),
+  onDecision: (decision, event, _target, timing) => out({ kind: 'decision', decision, event, via: timing.via }),
   onError: (e) => out({ kind: 'error', message: String(e) }),
 });
 out({ kind: 'ready' });

@@ -1,8 +1,12 @@
 // The netlink edge of movement detection: dumps links, addresses and routes (rtnetlink, the
 // `netlink` package), subscribes to RTNLGRP_LINK, RTNLGRP_IPV{4,6}_IFADDR and RTNLGRP_IPV{4,6}_ROUTE,
-// and feeds a MovementDetector (mn/movement.ts), which decides. Any notification makes the edge
-// dump again (coalesced): the kernel does not announce every route it drops with a link, so a fresh
-// dump is the truth, and the detector's debounce turns a burst into one decision.
+// and feeds a MovementDetector (mn/movement.ts), which decides. Each notification is applied to the
+// detector's state as it comes (it says what changed), and once the batch already queued has been
+// read the detector may decide at once (decideNow: a usable CoA other than the current one); that
+// is the handover's critical path, so nothing else runs before it. Every notification also makes
+// the edge dump again (coalesced): the kernel does not announce every route it drops with a link,
+// so a fresh dump is the truth, the notifications that arrived while it ran are applied on top of
+// it, and the detector's debounce confirms or corrects. Never logs; never sends anything.
 // Netlink sockets act in the network namespace of the thread that creates them.
 import netlink from 'netlink';
 import { wallClockScheduler } from '../common/timer.js';
@@ -19,6 +23,7 @@ import {
   type MovementAction,
   type MovementConfig,
   type MovementDecision,
+  type MovementEvent,
   type NetSnapshot,
   type RouteInfo,
 } from './movement.js';
@@ -42,7 +47,7 @@ export const realScheduler: Scheduler = {
 
 export interface NetWatchOptions extends MovementConfig {
   /** Each new decision, with the HomeRegistration event and the MobileNode.moveTo target. */
-  onDecision(decision: MovementDecision, event: Extract<RegistrationEvent, { kind: 'coa-changed' }>, target: CareOfAddress | null | 'home'): void;
+  onDecision(decision: MovementDecision, event: Extract<RegistrationEvent, { kind: 'coa-changed' }>, target: CareOfAddress | null | 'home', timing: DecisionTiming): void;
   onError?(err: unknown): void;
   scheduler?: Scheduler;
   /** Keep the event loop alive while watching (default false). */
@@ -71,6 +76,7 @@ export function linkFromNetlink(m: LinkMessage): LinkInfo | null {
     // until then every packet, a first Neighbor Solicitation included, is dropped, which cost the
     // first BU after a move (a second's retransmission) in the testbed.
     up: !!f.up && !!f.running,
+    ...(f.up ? {} : { adminUp: false }),
     loopback: !!f.loopback,
   };
 }
@@ -140,6 +146,41 @@ export async function dumpSnapshot(sock: RtNetlinkSocket): Promise<NetSnapshot> 
 
 const GROUPS = ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_ROUTE', 'IPV6_ROUTE'] as const;
 
+// rtnetlink message types (linux/rtnetlink.h).
+const RTM_DELLINK = 17;
+const RTM_DELADDR = 21;
+const RTM_DELROUTE = 25;
+
+/** A notification as a detector event (null: not one the rules use). */
+export function eventFromNetlink(type: number, m: rt.Message): MovementEvent | null {
+  if (m.kind === 'link') {
+    const link = linkFromNetlink(m);
+    return link ? { kind: 'link', op: type === RTM_DELLINK ? 'del' : 'new', link } : null;
+  }
+  if (m.kind === 'address') {
+    const addr = addrFromNetlink(m);
+    return addr ? { kind: 'addr', op: type === RTM_DELADDR ? 'del' : 'new', addr } : null;
+  }
+  if (m.kind === 'route') {
+    const route = routeFromNetlink(m);
+    return route ? { kind: 'route', op: type === RTM_DELROUTE ? 'del' : 'new', route } : null;
+  }
+  return null;
+}
+
+/** When the edge saw the batch that led to a decision, and how it decided. */
+export interface DecisionTiming {
+  /** Wall-clock ms (sub-ms) when the latest batch of notifications before the decision began to be read; undefined before any. */
+  eventAt?: number;
+  /** Wall-clock ms (sub-ms) of the decision. */
+  decidedAt: number;
+  /** 'event': at once from the notifications; 'debounce': after the debounce (and a dump). */
+  via: 'event' | 'debounce';
+}
+
+/** Date.now() with the fraction of a millisecond (for timing logs). */
+export const preciseNow = (): number => performance.timeOrigin + performance.now();
+
 /** Watches the network of the current namespace and reports CoA decisions. */
 export class NetWatch {
   readonly detector: MovementDetector;
@@ -150,6 +191,12 @@ export class NetWatch {
   private dumping = false;
   private dirty = false;
   private closed = false;
+  /** Notifications read while a dump runs: applied again on top of its snapshot (which may predate them). */
+  private sinceDump: MovementEvent[] = [];
+  /** A decideNow is queued (setImmediate) for the notifications read so far. */
+  private quickQueued = false;
+  /** When the latest batch of notifications began to be read (preciseNow). */
+  private batchAt: number | undefined;
 
   private constructor(private readonly opts: NetWatchOptions) {
     this.sched = opts.scheduler ?? realScheduler;
@@ -157,7 +204,8 @@ export class NetWatch {
     this.events = netlink.createRtNetlink({ ref: opts.ref ?? false, recvBufferSize: 1 << 20, sendBufferSize: 0 /* 0: kernel default */ });
     this.dumps = netlink.createRtNetlink();
     for (const g of GROUPS) this.events.addMembership(g);
-    this.events.on('message', () => this.resync());
+    // The raw messages (the package's parsed 'message' drops the type, so NEW and DEL look alike).
+    this.events.socket.on('message', (msgs) => this.onNotifications(msgs));
     this.events.on('invalid', () => this.resync());
   }
 
@@ -191,30 +239,64 @@ export class NetWatch {
     this.sync().catch((e) => this.opts.onError?.(e));
   }
 
+  private onNotifications(msgs: { type: number; data: Buffer }[]): void {
+    if (this.closed) return;
+    if (!this.quickQueued) this.batchAt = preciseNow();
+    const now = this.sched.now();
+    for (const raw of msgs) {
+      let ev: MovementEvent | null;
+      try {
+        ev = eventFromNetlink(raw.type, netlink.rt.parseMessage(raw.type, raw.data));
+      } catch {
+        ev = null; // not one we read: the dump below has it
+      }
+      if (!ev) continue;
+      this.run(this.detector.handle(ev, now), 'debounce');
+      if (this.dumping) this.sinceDump.push(ev);
+    }
+    // Decide after the notifications already queued have been read (setImmediate runs after this
+    // poll phase), so one kernel change's messages are judged together; the confirming dump is
+    // asked for only then, so its reply is not read and parsed ahead of the decision (and the BU).
+    if (!this.quickQueued) {
+      this.quickQueued = true;
+      setImmediate(() => {
+        this.quickQueued = false;
+        if (this.closed) return;
+        this.run(this.detector.decideNow(), 'event');
+        this.resync();
+      });
+    }
+  }
+
   private async sync(): Promise<void> {
     this.dumping = true;
     try {
       do {
         this.dirty = false;
+        this.sinceDump = [];
         const snapshot = await dumpSnapshot(this.dumps);
         if (this.closed) return;
-        this.run(this.detector.handle({ kind: 'snapshot', snapshot }, this.sched.now()));
+        const now = this.sched.now();
+        this.run(this.detector.handle({ kind: 'snapshot', snapshot }, now), 'debounce');
+        for (const ev of this.sinceDump) this.run(this.detector.handle(ev, now), 'debounce');
+        this.sinceDump = [];
       } while (this.dirty && !this.closed);
     } finally {
       this.dumping = false;
     }
   }
 
-  private run(actions: MovementAction[]): void {
+  private run(actions: MovementAction[], via: DecisionTiming['via']): void {
     for (const a of actions) {
       if (a.kind === 'arm-timer') {
         this.timer?.cancel();
         this.timer = this.sched.setTimer(a.at, () => {
           this.timer = null;
-          if (!this.closed) this.run(this.detector.handle({ kind: 'timer' }, this.sched.now()));
+          if (!this.closed) this.run(this.detector.handle({ kind: 'timer' }, this.sched.now()), 'debounce');
         });
       } else {
-        this.opts.onDecision(a.decision, a.event, a.target);
+        const timing: DecisionTiming = { decidedAt: preciseNow(), via, ...(this.batchAt !== undefined ? { eventAt: this.batchAt } : {}) };
+        this.opts.onDecision(a.decision, a.event, a.target, timing);
       }
     }
   }

@@ -17,8 +17,8 @@ import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate } from '
 import { applyKeying, insertPolicies, mnIpv4HoaPolicies, mnKeying } from '../config/keying.js';
 import { toHomeRegistrationConfig } from '../config/load.js';
 import type { MnConfig } from '../config/schema.js';
-import { IpsecEngine, type RandomFill } from '../ipsec/index.js';
-import type { Bind } from '../tunnel/bind.js';
+import { IpsecEngine, type RandomFill, type TransformFactory } from '../ipsec/index.js';
+import type { Bind, OutgoingDatagram } from '../tunnel/bind.js';
 import type { Device } from '../tunnel/device.js';
 import type { MipPacketIo } from '../tunnel/mipio.js';
 import { fromMobile, toCareOf } from '../tunnel/mip6.js';
@@ -47,6 +47,8 @@ export interface MobileNodeOptions {
   /** HomeRegistration's initial sequence number source (deterministic tests). */
   randomSeq?: () => number;
   randomFill?: RandomFill;
+  /** ESP transforms for the IpsecEngine (the native ones, tunnel/native-esp.ts); node:crypto when absent. */
+  espTransforms?: TransformFactory;
 }
 
 export interface MobileNodeCounters {
@@ -84,12 +86,18 @@ export class MobileNode {
   private readonly buSpis: Set<number>;
   private timer: { cancel(): void } | null = null;
   private closed = false;
+  /** One batch's outgoing packets per edge, handed over in one call at the batch end (sendmmsg / writev). */
+  private toMipIo: Uint8Array[] = [];
+  private toPlain: Uint8Array[] = [];
+  private toBinds = new Map<Bind, OutgoingDatagram[]>();
+  /** One wire batch's decrypted data packets for the Device. */
+  private toDevice: Uint8Array[] = [];
 
   constructor(private readonly opts: MobileNodeOptions) {
     this.cfg = opts.config;
     this.hoa = canonicalIp(opts.config.hoa);
     this.ownHoas = [this.hoa];
-    this.engine = new IpsecEngine({ clock: opts.now, ...(opts.randomFill ? { randomFill: opts.randomFill } : {}) });
+    this.engine = new IpsecEngine({ clock: opts.now, ...(opts.randomFill ? { randomFill: opts.randomFill } : {}), ...(opts.espTransforms ? { transforms: opts.espTransforms } : {}) });
     const keying = mnKeying(opts.config);
     applyKeying(this.engine, keying);
     const static4 = opts.config.ipv4Hoa;
@@ -106,12 +114,15 @@ export class MobileNode {
 
     opts.device.onBatch((packets) => {
       for (const p of packets) this.fromDevice(p);
+      this.flushToHa();
     });
     opts.mipIo?.onBatch((packets) => {
       for (const p of packets) this.fromWire(p);
+      this.flushToDevice();
     });
     opts.plainIpv6?.onBatch((packets) => {
       for (const p of packets) this.fromWire(p);
+      this.flushToDevice();
     });
   }
 
@@ -162,6 +173,7 @@ export class MobileNode {
     }
     b.onBatch((datagrams) => {
       for (const d of datagrams) this.fromWire(d.data);
+      this.flushToDevice();
     });
     this.binds.set(coa4, b);
     return b;
@@ -238,14 +250,51 @@ export class MobileNode {
 
   private fromDevice(packet: Uint8Array): void {
     try {
-      if (this.emit(packet)) this.counters.toHa++;
+      // Queued: counted in toHa (or as 'edge-send') by flushToHa when the edge has taken it.
+      this.emit(packet, true);
     } catch {
       this.drop('internal-error');
     }
   }
 
-  /** Protects `packet` and sends it from the CoA its SPI calls for (Req #3). True when an edge took it. */
-  private emit(packet: Uint8Array): boolean {
+  /** Hands the queued packets to each edge in one call; an edge that takes k of n counts n-k 'edge-send' drops. */
+  private flushToHa(): void {
+    // Swapped out before sending: a send that re-enters a batch handler (fake edges) queues afresh.
+    if (this.toMipIo.length > 0) {
+      const out = this.toMipIo;
+      this.toMipIo = [];
+      this.sent(out.length, () => this.opts.mipIo!.send(out));
+    }
+    if (this.toPlain.length > 0) {
+      const out = this.toPlain;
+      this.toPlain = [];
+      this.sent(out.length, () => this.opts.plainIpv6!.write(out));
+    }
+    if (this.toBinds.size > 0) {
+      const binds = this.toBinds;
+      this.toBinds = new Map();
+      for (const [b, out] of binds) this.sent(out.length, () => b.send(out));
+    }
+  }
+
+  private sent(n: number, send: () => number): void {
+    let k: number;
+    try {
+      k = send();
+    } catch {
+      this.counters.drops['internal-error'] = (this.counters.drops['internal-error'] ?? 0) + n;
+      return;
+    }
+    k = Number.isInteger(k) ? Math.min(Math.max(k, 0), n) : 0;
+    this.counters.toHa += k;
+    if (k < n) this.counters.drops['edge-send'] = (this.counters.drops['edge-send'] ?? 0) + (n - k);
+  }
+
+  /**
+   * Protects `packet` and sends it from the CoA its SPI calls for (Req #3). True when an edge took it,
+   * or with `queue` (a Device batch) when it was queued for flushToHa.
+   */
+  private emit(packet: Uint8Array, queue = false): boolean {
     const spi = this.engine.outboundSpiFor(packet);
     if (spi === undefined) return this.dropFalse('not-protected');
     const isBu = this.buSpis.has(spi);
@@ -256,19 +305,28 @@ export class MobileNode {
     if (coa.family === 6 && canonicalIp(coa.address) === this.hoa) {
       // At home: the packet leaves from the HoA itself, no HAO (RFC 6275 §11.5.4).
       if (!this.opts.plainIpv6) return this.dropFalse('no-plain-ipv6-edge');
+      if (queue) return this.toPlain.push(r.packet) > 0;
       return this.opts.plainIpv6.write([r.packet]) === 1 || this.dropFalse('edge-send');
     }
     const t = toCareOf(r.packet, coa.address);
     if (!t.ok) return this.dropFalse(`tunnel:${t.reason}`);
     if (t.via === 'ipv6') {
       if (!this.opts.mipIo) return this.dropFalse('no-ipv6-edge');
+      if (queue) return this.toMipIo.push(t.packet) > 0;
       return this.opts.mipIo.send([t.packet]) === 1 || this.dropFalse('edge-send');
     }
     const ha4 = this.cfg.haIpv4Address;
     if (ha4 === undefined) return this.dropFalse('no-ha-ipv4-address');
     const b = this.bindFor(coa.address);
     if (!b) return this.dropFalse('no-udp-edge');
-    return b.send([{ data: t.payload, dstAddr: ha4, dstPort: t.dstPort }]) === 1 || this.dropFalse('edge-send');
+    const d: OutgoingDatagram = { data: t.payload, dstAddr: ha4, dstPort: t.dstPort };
+    if (queue) {
+      const q = this.toBinds.get(b);
+      if (q) q.push(d);
+      else this.toBinds.set(b, [d]);
+      return true;
+    }
+    return b.send([d]) === 1 || this.dropFalse('edge-send');
   }
 
   private dropFalse(reason: string): false {
@@ -287,11 +345,28 @@ export class MobileNode {
       if (r.spi === undefined) return this.drop('not-protected');
       const sa = this.engine.getSA(r.spi);
       if (sa?.mode === 'transport') return this.onSignalling(r.packet);
-      if (this.opts.device.write([r.packet]) !== 1) return this.drop('device-write');
-      this.counters.fromHa++;
+      // Written by flushToDevice at the end of this wire batch.
+      this.toDevice.push(r.packet);
     } catch {
       this.drop('internal-error');
     }
+  }
+
+  /** Writes a wire batch's data to the Device in one call; k of n written counts n-k 'device-write' drops. */
+  private flushToDevice(): void {
+    if (this.toDevice.length === 0) return;
+    const out = this.toDevice;
+    this.toDevice = [];
+    let k: number;
+    try {
+      k = this.opts.device.write(out);
+    } catch {
+      this.counters.drops['internal-error'] = (this.counters.drops['internal-error'] ?? 0) + out.length;
+      return;
+    }
+    k = Number.isInteger(k) ? Math.min(Math.max(k, 0), out.length) : 0;
+    this.counters.fromHa += k;
+    if (k < out.length) this.counters.drops['device-write'] = (this.counters.drops['device-write'] ?? 0) + (out.length - k);
   }
 
   private onSignalling(plain: Uint8Array): void {

@@ -68,6 +68,14 @@ export interface BuSeqReservation {
   /** Numbers per block, 1..32767 (the HA takes a BU as newer only within half the 16-bit space). */
   block: number;
   reserve(upTo: number): void;
+  /**
+   * Optional, to keep the write off a handover's path: records `upTo` after the BU being returned
+   * has left, and before handle() runs again (mn/daemon.ts: a microtask after the send). With it the
+   * next block is asked for halfway through the current one (block below 16384, so the mark stays
+   * within half the 16-bit space of the last BU sent), and only the first BU and a 135 BA's jump
+   * wait for reserve().
+   */
+  reserveAfterSend?(upTo: number): void;
 }
 
 export class HomeRegistration {
@@ -76,6 +84,8 @@ export class HomeRegistration {
   seqReservation: BuSeqReservation | undefined;
   private seqBudget = 0;
   private lastIssued: number | null = null;
+  /** The highest number asked for (reserve or reserveAfterSend). */
+  private seqMark = 0;
   private readonly cfg: Required<Omit<HomeRegistrationConfig, 'ipv4Hoa'>> & { ipv4Hoa?: string };
   private started = false;
   private armed: number | null = null;
@@ -298,11 +308,18 @@ export class HomeRegistration {
     if (res) {
       // A 135 BA moves the sequence to the HA's number, off the block: start a new block there.
       if (this.seqBudget === 0 || this.lastIssued === null || seq !== ((this.lastIssued + 1) & 0xffff)) {
-        res.reserve((seq + res.block - 1) & 0xffff);
+        this.seqMark = (seq + res.block - 1) & 0xffff;
+        res.reserve(this.seqMark);
         this.seqBudget = res.block;
       }
       this.seqBudget--;
       this.lastIssued = seq;
+      if (res.reserveAfterSend && res.block < 0x4000 && this.seqBudget <= res.block >> 1) {
+        // The next block now, written after this BU leaves: the BU that starts it will not wait.
+        this.seqMark = (this.seqMark + res.block) & 0xffff;
+        res.reserveAfterSend(this.seqMark);
+        this.seqBudget += res.block;
+      }
     }
     const coa: CareOfAddress = dereg ? { family: 6, address: b.hoa } : b.coa!;
     const lifetime = dereg ? 0 : secondsToLifetime(this.cfg.lifetimeSeconds);

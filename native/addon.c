@@ -1,7 +1,8 @@
 /*
  * Module entry of the dsmip6 native I/O addon (plain N-API, C): exports the
- * openers, the batched reader and the batched writers. See io.h for what the
- * addon is and must never do; tunnel/native.ts is its only caller.
+ * openers, the batched reader and the batched writers, and the ESP seal/open
+ * of crypto.c. See io.h (and crypto.c) for what the addon is and must never do;
+ * tunnel/native.ts is its only loader.
  */
 #define _GNU_SOURCE
 #include "io.h"
@@ -26,6 +27,11 @@ static napi_value close_handle(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* crypto.c: ESP seal/open with kept OpenSSL EVP contexts (tunnel/native-esp.ts). */
+napi_value esp_new(napi_env env, napi_callback_info info);
+napi_value esp_seal(napi_env env, napi_callback_info info);
+napi_value esp_open(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
       {"tunOpen", NULL, tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -42,6 +48,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"readStop", NULL, reader_stop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fd", NULL, handle_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, close_handle, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"espNew", NULL, esp_new, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"espSeal", NULL, esp_seal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"espOpen", NULL, esp_open, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
   napi_value v;

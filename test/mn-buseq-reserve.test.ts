@@ -64,6 +64,28 @@ describe('HomeRegistration.seqReservation', () => {
     for (const s of sent) expect(newer(next, s), `${next} newer than ${s}`).toBe(true);
   });
 
+  it('with reserveAfterSend: the next block is asked for halfway through the current one, before any of its numbers is used', () => {
+    const log: string[] = [];
+    const reg = mk(100, log);
+    reg.seqReservation!.reserveAfterSend = (upTo) => log.push(`ahead ${upTo}`);
+    sendN(reg, 9, log);
+    // Block 4 from 100: reserve(103) before BU 100; with 2 numbers left after BU 101, 104..107
+    // are asked for (written after BU 101 leaves), with 2 left after BU 105, 108..111.
+    expect(log).toEqual(['reserve 103', 'bu 100', 'ahead 107', 'bu 101', 'bu 102', 'bu 103', 'bu 104', 'ahead 111', 'bu 105', 'bu 106', 'bu 107', 'bu 108']);
+    // The property: each BU's number is covered by a mark asked for before the handle() that returned the previous BU ended.
+    let durable = -1;
+    let pending = -1;
+    for (const l of log) {
+      const [what, n] = [l.split(' ')[0], Number(l.split(' ')[1])];
+      if (what === 'reserve') durable = n;
+      else if (what === 'ahead') pending = n;
+      else {
+        expect(n).toBeLessThanOrEqual(durable);
+        if (pending > durable) durable = pending; // written once this BU has left
+      }
+    }
+  });
+
   it('without a reservation nothing is asked', () => {
     const reg = new HomeRegistration({ hoa: '2001:db8:1::100', ha: '2001:db8:1::1', lifetimeSeconds: 400, randomSeq: () => 9 });
     reg.handle({ kind: 'coa-changed', coa: COA }, 0);

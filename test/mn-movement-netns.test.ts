@@ -104,9 +104,11 @@ describe.skipIf(!isRoot)('mn movement detection over netlink in a namespace (roo
     await latest({ kind: 'coa-changed', coa: null });
   });
 
-  it('reports the IPv6 CoA again when the IPv6 link comes back', async () => {
+  it('reports the IPv6 CoA again when the IPv6 link comes back, at once from the notification (not after the debounce)', async () => {
     await tb!.linkUp('mn', 'v6net0');
     await latest({ kind: 'coa-changed', coa: { family: 6, address: '2001:db8:6::100' } });
+    const ds = lines.filter((l) => l.kind === 'decision');
+    expect(ds[ds.length - 1].via).toBe('event');
   });
 
   it("reports 'home' when a home-prefix address appears on the third interface", async () => {

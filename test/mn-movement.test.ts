@@ -13,7 +13,7 @@ import {
   type NetSnapshot,
   type RouteInfo,
 } from '../mn/movement.js';
-import { addrFromNetlink, linkFromNetlink, multipathOifs, routeFromNetlink } from '../mn/netwatch.js';
+import { addrFromNetlink, eventFromNetlink, linkFromNetlink, multipathOifs, routeFromNetlink } from '../mn/netwatch.js';
 
 const CFG: MovementConfig = { homePrefixes: ['2001:db8:1::/64', '10.1.0.0/24'], hoa: '2001:db8:1::100', hoa4: '10.1.0.100', tunName: 'mip0' };
 
@@ -261,7 +261,90 @@ describe('MovementDetector: debounce and change-only reporting (fake clock)', ()
   });
 });
 
+describe('MovementDetector.decideNow: deciding from the event itself', () => {
+  const decided = (a: MovementAction[]) => a.map((x) => x.kind === 'decision' && x.target);
+  /** A detector that has reported `snap`'s decision through the debounce. */
+  function settled(snap: NetSnapshot): MovementDetector {
+    const d = new MovementDetector({ ...CFG, debounceMs: 50 });
+    d.handle({ kind: 'snapshot', snapshot: snap }, 0);
+    d.handle({ kind: 'timer' }, 50);
+    return d;
+  }
+
+  it('moves to the IPv4 CoA at once when the IPv6 one is deprecated, and the debounce then confirms without a second report', () => {
+    const d = settled(base());
+    expect(d.decision).toEqual(coa6);
+    d.handle({ kind: 'addr', op: 'new', addr: addr(2, '2001:db8:6::100', 64, { deprecated: true }) }, 100);
+    expect(decided(d.decideNow())).toEqual([{ family: 4, address: '198.51.100.100' }]);
+    expect(d.decideNow()).toEqual([]); // reported once
+    expect(d.handle({ kind: 'timer' }, 150)).toEqual([]);
+    expect(d.decision).toEqual(coa4);
+    // Preferred again: IPv6 wins at once.
+    d.handle({ kind: 'addr', op: 'new', addr: addr(2, '2001:db8:6::100') }, 200);
+    expect(decided(d.decideNow())).toEqual([{ family: 6, address: '2001:db8:6::100' }]);
+  });
+
+  it('with no CoA, waits for every part of one (RUNNING link, address past DAD, default route), then decides at once', () => {
+    // Both access links down (administratively): no CoA.
+    const d = settled(mod((s) => {
+      s.links = [link(1, 'lo', true, { loopback: true }), link(2, 'v6net0', false, { adminUp: false }), link(3, 'v4net0', false, { adminUp: false })];
+      s.routes = [];
+    }));
+    expect(d.decision).toEqual({ kind: 'none' });
+    // v6net0 comes up but linkwatch has not made it RUNNING yet: nothing.
+    d.handle({ kind: 'link', op: 'new', link: link(2, 'v6net0', false) }, 100);
+    expect(d.decideNow()).toEqual([]);
+    d.handle({ kind: 'link', op: 'new', link: link(2, 'v6net0', true) }, 101);
+    d.handle({ kind: 'addr', op: 'new', addr: addr(2, '2001:db8:6::100', 64, { tentative: true }) }, 102);
+    d.handle({ kind: 'route', op: 'new', route: dflt(6, 2) }, 103);
+    expect(d.decideNow()).toEqual([]); // still tentative
+    d.handle({ kind: 'addr', op: 'new', addr: addr(2, '2001:db8:6::100') }, 104);
+    expect(decided(d.decideNow())).toEqual([{ family: 6, address: '2001:db8:6::100' }]);
+  });
+
+  it('forgets the routes of a link set down (the kernel flushes them silently), so its return needs a new default route', () => {
+    const d = settled(base());
+    d.handle({ kind: 'link', op: 'new', link: link(3, 'v4net0', false, { adminUp: false }) }, 100);
+    d.handle({ kind: 'link', op: 'new', link: link(2, 'v6net0', false, { adminUp: false }) }, 100);
+    expect(d.decideNow()).toEqual([]); // losing every CoA waits for the debounce
+    expect(decided(d.handle({ kind: 'timer' }, 150))).toEqual([null]);
+    d.handle({ kind: 'link', op: 'new', link: link(3, 'v4net0', true) }, 200);
+    expect(d.decideNow()).toEqual([]); // up and RUNNING, but its default route went with the down
+    d.handle({ kind: 'route', op: 'new', route: dflt(4, 3) }, 201);
+    expect(decided(d.decideNow())).toEqual([{ family: 4, address: '198.51.100.100' }]);
+  });
+
+  it('never decides none, home, or away from home at once, nor before the first decision', () => {
+    const fresh = new MovementDetector({ ...CFG, debounceMs: 50 });
+    fresh.handle({ kind: 'snapshot', snapshot: base() }, 0);
+    expect(fresh.decideNow()).toEqual([]);
+    const d = settled(base());
+    d.handle({ kind: 'link', op: 'new', link: link(4, 'home0') }, 100);
+    d.handle({ kind: 'addr', op: 'new', addr: addr(4, '2001:db8:1::100') }, 100);
+    expect(d.decideNow()).toEqual([]);
+    expect(decided(d.handle({ kind: 'timer' }, 150))).toEqual(['home']);
+    d.handle({ kind: 'link', op: 'del', link: link(4, 'home0') }, 200);
+    expect(d.decideNow()).toEqual([]);
+    expect(decided(d.handle({ kind: 'timer' }, 250))).toEqual([{ family: 6, address: '2001:db8:6::100' }]);
+  });
+});
+
 describe('netwatch: netlink message conversion', () => {
+  it('tells new from deleted by the message type (RTM_NEWLINK 16 / DELLINK 17, NEWADDR 20 / DELADDR 21, NEWROUTE 24 / DELROUTE 25, linux/rtnetlink.h)', () => {
+    const l = { kind: 'link', data: { index: 3, flags: { up: true, running: true } }, attrs: { ifname: 'v4net0' } } as const;
+    expect(eventFromNetlink(16, l)).toEqual({ kind: 'link', op: 'new', link: link(3, 'v4net0', true, { loopback: false }) });
+    expect(eventFromNetlink(17, l)?.kind === 'link' && eventFromNetlink(17, l)).toMatchObject({ op: 'del' });
+    // Set down: not up, and marked administratively down (its routes are gone).
+    expect(eventFromNetlink(16, { kind: 'link', data: { index: 3, flags: {} }, attrs: { ifname: 'v4net0' } })).toMatchObject({ link: { up: false, adminUp: false } });
+    const a = { kind: 'address', data: { family: 2, prefixlen: 24, index: 3 }, attrs: { local: Buffer.from([198, 51, 100, 100]) } } as const;
+    expect(eventFromNetlink(20, a)).toEqual({ kind: 'addr', op: 'new', addr: { index: 3, family: 4, address: '198.51.100.100', prefixLen: 24 } });
+    expect(eventFromNetlink(21, a)).toMatchObject({ kind: 'addr', op: 'del' });
+    const r = { kind: 'route', data: { family: 2, dstLen: 0, table: 254, type: 1 }, attrs: { oif: 3, table: 254 } } as const;
+    expect(eventFromNetlink(24, r)).toMatchObject({ kind: 'route', op: 'new', route: { family: 4, dstLen: 0, oifs: [3] } });
+    expect(eventFromNetlink(25, r)).toMatchObject({ kind: 'route', op: 'del' });
+    expect(eventFromNetlink(28, { kind: 'neighbor', data: {}, attrs: {} })).toBeNull();
+  });
+
   it('reads links, addresses and routes as the netlink package parses them', () => {
     expect(linkFromNetlink({ kind: 'link', data: { index: 3, flags: { up: true, running: true, lowerUp: true } }, attrs: { ifname: 'v4net0' } })).toEqual(
       link(3, 'v4net0', true, { loopback: false }),

@@ -21,7 +21,14 @@
 //    here), and an RH2 for one of its own HoAs is what any MN accepts.
 // Cost: 24 octets per data packet. Both directions are symmetric: toCareOf <-> fromCareOf (HAO),
 // toMobile <-> fromMobile (RH2).
-import { canonicalIp } from '../common/addr.js';
+//
+// FAST PATHS. Every function first tries the shape our own peers send (IPv6 header straight
+// followed by ESP, or by exactly the 24-octet HAO / RH2 header this module writes, then ESP) with
+// byte moves only: no address text per packet (it cost over a third of the HA's time, BENCHMARKS.md).
+// Anything else takes the general decode / re-encode path. Both give the same bytes and results
+// (test/tunnel-mip6-fast.test.ts checks them against each other); `generalPath` keeps the general
+// one callable for that test only.
+import { canonicalIp, ip6ToBytes, ip6ToString } from '../common/addr.js';
 import { EncodeError } from '../common/errors.js';
 import { IpProto } from '../common/iana.js';
 import { decodeIpv4 } from '../common/ipv4.js';
@@ -63,11 +70,26 @@ export type Mip6Outer = { via: 'ipv6' } | { via: 'udp4'; addr: string; port: num
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
+/** a.b.c.d, each 1-3 ASCII digits worth at most 255 (leading zeros allowed). Scans; no allocation per call. */
 function isIpv4(text: string): boolean {
-  const m = IPV4_RE.exec(text);
-  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
+  const len = text.length;
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= len || text.charCodeAt(i) !== 46) return false; // '.'
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    while (i < len && i - start < 3) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+      i++;
+    }
+    if (i === start || v > 255) return false;
+  }
+  return i === len;
 }
 
 /**
@@ -76,7 +98,40 @@ function isIpv4(text: string): boolean {
  * unspecified address, multicast (IPv6 ff00::/8, IPv4 224.0.0.0/3 incl. broadcast), IPv4 0.0.0.0/8.
  */
 function canonical6(text: unknown): string | undefined {
+  return careOf6(text)?.text;
+}
+
+/** A caller-given address, resolved once: canonical IPv6 text, its 16 octets, and whether it was IPv4 text. */
+interface Address6 {
+  readonly text: string;
+  readonly octets: Uint8Array;
+  readonly ipv4: boolean;
+}
+/** Entries kept; cleared when full (bindings and HoAs are few, a flood of new text only costs the miss). */
+const ADDRESS_MEMO_CAP = 4096;
+const addressMemo = new Map<string, Address6 | null>();
+
+/** canonical6 with the octets, remembered per input text (asked per packet with the binding's CoA). */
+function careOf6(text: unknown): Address6 | undefined {
   if (typeof text !== 'string') return undefined;
+  let a = addressMemo.get(text);
+  if (a === undefined) {
+    a = null;
+    const c = canonical6Text(text);
+    if (c !== undefined) {
+      try {
+        a = { text: c, octets: ip6ToBytes(c), ipv4: isIpv4(text) };
+      } catch {
+        a = null;
+      }
+    }
+    if (addressMemo.size >= ADDRESS_MEMO_CAP) addressMemo.clear();
+    addressMemo.set(text, a);
+  }
+  return a ?? undefined;
+}
+
+function canonical6Text(text: string): string | undefined {
   if (isIpv4(text)) {
     const first = Number(text.split('.')[0]);
     return first === 0 || first >= 224 ? undefined : `::ffff:${text}`;
@@ -90,8 +145,8 @@ function canonical6(text: unknown): string | undefined {
   }
   if (c === '::' || /^ff[0-9a-f]{2}:/.test(c)) return undefined;
   // canonicalIp keeps ip6addr's hex form for mapped addresses; decodeIpv6 prints dotted.
-  if (/^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/.test(c)) return canonical6(mappedDotted(c));
-  if (c.startsWith('::ffff:')) return canonical6(c.slice(7));
+  if (/^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/.test(c)) return canonical6Text(mappedDotted(c));
+  if (c.startsWith('::ffff:')) return canonical6Text(c.slice(7));
   return c;
 }
 
@@ -136,6 +191,42 @@ function isDrop(x: unknown): x is Mip6Drop {
   return typeof x === 'object' && x !== null && (x as { ok?: unknown }).ok === false;
 }
 
+const OUTER_IPV6: Mip6Outer = Object.freeze({ via: 'ipv6' as const });
+
+/**
+ * Payload Length of an IPv6 header directly followed by Next Header `nh` whose payload holds at
+ * least `min` octets, or -1 for any other shape (then the general path decides). The packet may be
+ * longer than 40 + Payload Length (link-layer padding): like the general path, the copy drops it.
+ */
+function fastShape(b: Uint8Array, nh: number, min: number): number {
+  if (b.length < 40 + min || b[0] >> 4 !== 6 || b[6] !== nh) return -1;
+  const pl = (b[4] << 8) | b[5];
+  return pl >= min && 40 + pl <= b.length ? pl : -1;
+}
+
+function spiAt(b: Uint8Array, off: number): number {
+  return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+}
+
+/** The 40-octet header, 24 octets inserted after it (`fill` writes them), then the payload: Payload Length + 24. */
+function withInserted24(b: Uint8Array, pl: number, nh: number): Buffer {
+  const out = Buffer.allocUnsafe(64 + pl);
+  out.set(b.subarray(0, 40), 0);
+  const n = pl + 24;
+  out[4] = n >> 8;
+  out[5] = n & 0xff;
+  out[6] = nh;
+  out.set(b.subarray(40, 40 + pl), 64);
+  return out;
+}
+
+/** The packet without link-layer padding, copied, for an in-place address swap. */
+function copied(b: Uint8Array, pl: number): Buffer {
+  const out = Buffer.allocUnsafe(40 + pl);
+  out.set(b.subarray(0, 40 + pl), 0);
+  return out;
+}
+
 // ---- MN outbound (after ESP) -----------------------------------------------------------------
 
 export type ToCareOfResult =
@@ -153,9 +244,33 @@ export type ToCareOfResult =
  * (a BU from the new one, data from the old one until the BA: Req #3) is the caller's choice by SPI.
  */
 export function toCareOf(packet: Uint8Array, coa: string): ToCareOfResult {
+  return toCareOfWith(packet, coa, true);
+}
+
+function toCareOfWith(packet: Uint8Array, coa: string, fast: boolean): ToCareOfResult {
   try {
-    const src = canonical6(coa);
-    if (src === undefined) return drop('bad-address');
+    const c = careOf6(coa);
+    if (c === undefined) return drop('bad-address');
+    const src = c.text;
+    const pl = fast && packet instanceof Uint8Array ? fastShape(packet, IpProto.ESP, 8) : -1;
+    if (pl >= 0 && pl + 24 <= 0xffff) {
+      // IPv6 | ESP -> IPv6 (source := CoA) | Dest Opts (PadN 2, HAO := HoA) | ESP.
+      const out = withInserted24(packet, pl, IpProto.DSTOPTS);
+      out.set(c.octets, 8);
+      out[40] = IpProto.ESP;
+      out[41] = 2;
+      out[42] = 0x01; // PadN, 2 octets of zeros: the HAO lands on 8n+6
+      out[43] = 2;
+      out[44] = 0;
+      out[45] = 0;
+      out[46] = 0xc9; // Home Address option, 16 octets
+      out[47] = 16;
+      out.set(packet.subarray(8, 24), 48);
+      const homeAddress = ip6ToString(packet, 8);
+      return c.ipv4
+        ? { ok: true, via: 'udp4', payload: out, dstPort: DSMIP_UDP_PORT, homeAddress }
+        : { ok: true, via: 'ipv6', packet: out, homeAddress };
+    }
     const p = protectedPacket(packet);
     if (isDrop(p)) return p;
     if (p.homeAddress !== undefined) return drop('hao-present');
@@ -172,7 +287,7 @@ export function toCareOf(packet: Uint8Array, coa: string): ToCareOfResult {
     exts.splice(at, 0, haoDestOpts(homeAddress));
     const out = reencode(p, src, p.header.dst, exts);
     if (isDrop(out)) return out;
-    return isIpv4(coa)
+    return c.ipv4
       ? { ok: true, via: 'udp4', payload: out, dstPort: DSMIP_UDP_PORT, homeAddress }
       : { ok: true, via: 'ipv6', packet: out, homeAddress };
   } catch {
@@ -222,10 +337,17 @@ export type FromCareOfResult =
  * SPIs are not recorded.
  */
 export function fromCareOf(packet: Uint8Array, meta?: CareOfMeta, nat?: NatRecorder): FromCareOfResult {
+  return fromCareOfWith(packet, meta, nat, true);
+}
+
+/** Our own HAO header after the Next Header octet: Hdr Ext Len 2, PadN(2) 00 00, HAO type and length. */
+const HAO_HEADER = [2, 0x01, 2, 0, 0, 0xc9, 16] as const;
+
+function fromCareOfWith(packet: Uint8Array, meta: CareOfMeta | undefined, nat: NatRecorder | undefined, fast: boolean): FromCareOfResult {
   try {
     if (!(packet instanceof Uint8Array)) return drop('malformed');
     let ip6: Uint8Array = packet;
-    let outer: Mip6Outer = { via: 'ipv6' };
+    let outer: Mip6Outer = OUTER_IPV6;
     const udp4 = meta?.udp4;
     if (udp4) {
       if (typeof udp4.srcAddr !== 'string' || !Number.isInteger(udp4.srcPort)) return drop('bad-address');
@@ -238,21 +360,31 @@ export function fromCareOf(packet: Uint8Array, meta?: CareOfMeta, nat?: NatRecor
       ip6 = w.inner;
       outer = w.outer;
     }
+    if (fast) {
+      // IPv6 | ESP (an MN at home), or IPv6 | our HAO header | ESP: no decoding.
+      let pl = fastShape(ip6, IpProto.DSTOPTS, 32);
+      let espAt = 64;
+      if (pl >= 0) {
+        for (let i = 0; i < 7; i++) if (ip6[41 + i] !== HAO_HEADER[i]) pl = -1;
+        if (ip6[40] !== IpProto.ESP) pl = -1;
+      } else {
+        pl = fastShape(ip6, IpProto.ESP, 8);
+        espAt = 40;
+      }
+      if (pl >= 0) {
+        const recordedSpi = outer.via === 'udp4' && nat ? recordNat(nat, spiAt(ip6, espAt), outer) : undefined;
+        if (espAt === 40) return { ok: true, packet: ip6, outer, recordedSpi };
+        // Source (CoA) and HAO (HoA) change places.
+        const out = copied(ip6, pl);
+        out.set(ip6.subarray(48, 64), 8);
+        out.set(ip6.subarray(8, 24), 48);
+        return { ok: true, packet: out, coa: ip6ToString(ip6, 8), homeAddress: ip6ToString(ip6, 48), outer, recordedSpi };
+      }
+    }
     const p = decode6(ip6);
     if (!p) return drop('malformed');
     let recordedSpi: number | undefined;
-    if (outer.via === 'udp4' && p.esp && !p.laterFragment && nat) {
-      let binding = false;
-      try {
-        binding = nat.isBindingSpi(p.esp.spi) === true;
-      } catch {
-        binding = false;
-      }
-      if (binding) {
-        nat.table.record(p.esp.spi, outer.addr, outer.port, nat.clock());
-        recordedSpi = p.esp.spi;
-      }
-    }
+    if (outer.via === 'udp4' && p.esp && !p.laterFragment && nat) recordedSpi = recordNat(nat, p.esp.spi, outer);
     if (p.homeAddress === undefined) return { ok: true, packet: ip6, outer, recordedSpi };
     const coa = p.header.src;
     const homeAddress = p.homeAddress;
@@ -267,6 +399,19 @@ export function fromCareOf(packet: Uint8Array, meta?: CareOfMeta, nat?: NatRecor
   } catch {
     return drop('internal-error');
   }
+}
+
+/** Records the outer UDP source under a BU SA's SPI (Req #4); the SPI when recorded. */
+function recordNat(nat: NatRecorder, spi: number, outer: Extract<Mip6Outer, { via: 'udp4' }>): number | undefined {
+  let binding = false;
+  try {
+    binding = nat.isBindingSpi(spi) === true;
+  } catch {
+    binding = false;
+  }
+  if (!binding) return undefined;
+  nat.table.record(spi, outer.addr, outer.port, nat.clock());
+  return spi;
 }
 
 /** An IPv4 packet carrying IPv6: protocol 41, or UDP with 4191 as destination ('to', HA) or source ('from', MN) port. */
@@ -324,10 +469,31 @@ export type ToMobileResult =
  * is signalling (RFC 5555: BU/BA always ride UDP over IPv4), else protocol 41.
  */
 export function toMobile(packet: Uint8Array, binding: MobileBinding, isBindingSpi?: (spi: number) => boolean): ToMobileResult {
+  return toMobileWith(packet, binding, isBindingSpi, true);
+}
+
+function toMobileWith(packet: Uint8Array, binding: MobileBinding, isBindingSpi: ((spi: number) => boolean) | undefined, fast: boolean): ToMobileResult {
   try {
     if (binding === null || typeof binding !== 'object') return drop('bad-address');
-    const dst = canonical6(binding.coa);
-    if (dst === undefined) return drop('bad-address');
+    const c = careOf6(binding.coa);
+    if (c === undefined) return drop('bad-address');
+    const dst = c.text;
+    const pl = fast && packet instanceof Uint8Array ? fastShape(packet, IpProto.ESP, 8) : -1;
+    if (pl >= 0 && pl + 24 <= 0xffff) {
+      // IPv6 | ESP -> IPv6 (destination := CoA) | RH2 (Segments Left 1, HoA) | ESP.
+      const out = withInserted24(packet, pl, IpProto.ROUTING);
+      out.set(c.octets, 24);
+      out[40] = IpProto.ESP;
+      out[41] = 2;
+      out[42] = 2;
+      out[43] = 1;
+      out[44] = 0;
+      out[45] = 0;
+      out[46] = 0;
+      out[47] = 0;
+      out.set(packet.subarray(24, 40), 48);
+      return wrapForMobile(out, spiAt(packet, 40), binding, c.ipv4, isBindingSpi);
+    }
     const p = protectedPacket(packet);
     if (isDrop(p)) return p;
     const exts = p.extensions.slice();
@@ -338,10 +504,19 @@ export function toMobile(packet: Uint8Array, binding: MobileBinding, isBindingSp
     exts.splice(frag < 0 ? exts.length : frag, 0, routing2(p.header.dst, 1));
     const out = reencode(p, p.header.src, dst, exts);
     if (isDrop(out)) return out;
-    if (!isIpv4(binding.coa)) return { ok: true, via: 'ipv6', packet: out };
+    return wrapForMobile(out, p.esp!.spi, binding, c.ipv4, isBindingSpi);
+  } catch {
+    return drop('internal-error');
+  }
+}
+
+/** The edge for a rewritten packet: IPv6, or for an IPv4 CoA UDP 4191 (binding's choice or signalling) or protocol 41. */
+function wrapForMobile(out: Uint8Array, spi: number, binding: MobileBinding, ipv4Coa: boolean, isBindingSpi: ((spi: number) => boolean) | undefined): ToMobileResult {
+  try {
+    if (!ipv4Coa) return { ok: true, via: 'ipv6', packet: out };
     let signalling = false;
     try {
-      signalling = isBindingSpi?.(p.esp!.spi) === true;
+      signalling = isBindingSpi?.(spi) === true;
     } catch {
       signalling = false;
     }
@@ -379,15 +554,33 @@ export type FromMobileResult =
  * Left 0. An RH2 for any other address is dropped ('rh2-not-own-hoa'): an MN never forwards.
  */
 export function fromMobile(packet: Uint8Array, ownHoas: Iterable<string>): FromMobileResult {
+  return fromMobileWith(packet, ownHoas, true);
+}
+
+function fromMobileWith(packet: Uint8Array, ownHoas: Iterable<string>, fast: boolean): FromMobileResult {
   try {
     if (!(packet instanceof Uint8Array)) return drop('malformed');
     let ip6: Uint8Array = packet;
-    let outer: Mip6Outer = { via: 'ipv6' };
+    let outer: Mip6Outer = OUTER_IPV6;
     if (packet.length > 0 && packet[0] >> 4 === 4) {
       const w = unwrapIpv4(packet, 'from');
       if (isDrop(w)) return w;
       ip6 = w.inner;
       outer = w.outer;
+    }
+    // IPv6 | RH2 (Segments Left 1) | ESP, as toMobile makes it: no decoding.
+    const pl = fast ? fastShape(ip6, IpProto.ROUTING, 32) : -1;
+    if (pl >= 0 && ip6[40] === IpProto.ESP && ip6[41] === 2 && ip6[42] === 2 && ip6[43] === 1) {
+      const homeAddress = ip6ToString(ip6, 48);
+      let own = false;
+      for (const h of ownHoas ?? []) if (canonical6(h) === homeAddress) own = true;
+      if (!own) return drop('rh2-not-own-hoa');
+      // Destination (CoA) and RH2 address (HoA) change places; Segments Left 0; Reserved kept.
+      const out = copied(ip6, pl);
+      out.set(ip6.subarray(48, 64), 24);
+      out[43] = 0;
+      out.set(ip6.subarray(24, 40), 48);
+      return { ok: true, packet: out, coa: ip6ToString(ip6, 24), homeAddress, outer };
     }
     const p = decode6(ip6);
     if (!p) return drop('malformed');
@@ -416,3 +609,12 @@ export function fromMobile(packet: Uint8Array, ownHoas: Iterable<string>): FromM
     return drop('internal-error');
   }
 }
+
+/** The general decode / re-encode path alone, for tests that check the fast paths against it. Not for production callers. */
+export const generalPath = Object.freeze({
+  toCareOf: (packet: Uint8Array, coa: string): ToCareOfResult => toCareOfWith(packet, coa, false),
+  fromCareOf: (packet: Uint8Array, meta?: CareOfMeta, nat?: NatRecorder): FromCareOfResult => fromCareOfWith(packet, meta, nat, false),
+  toMobile: (packet: Uint8Array, binding: MobileBinding, isBindingSpi?: (spi: number) => boolean): ToMobileResult =>
+    toMobileWith(packet, binding, isBindingSpi, false),
+  fromMobile: (packet: Uint8Array, ownHoas: Iterable<string>): FromMobileResult => fromMobileWith(packet, ownHoas, false),
+});

@@ -11,6 +11,12 @@ import { NativeAddonError } from './errors.js';
 /** Opaque: a JS object wrapping one fd in the addon. */
 export type NativeHandle = { readonly __nativeHandle: unique symbol };
 
+/** Opaque: one SA's kept OpenSSL contexts in the addon (native/crypto.c), freed by GC. */
+export type NativeEspContext = { readonly __nativeEsp: unique symbol };
+
+/** espNew kinds (native/crypto.c enum esp_kind). */
+export const EspKind = Object.freeze({ GCM: 1, CBC_HMAC: 2 });
+
 /** Slots of the Float64Array every handle shares with the addon (native/io.h enum io_stat). */
 export const Stat = Object.freeze({
   RX_PACKETS: 0,
@@ -76,6 +82,12 @@ export interface NativeBinding {
   readStop(h: NativeHandle): void;
   fd(h: NativeHandle): number;
   close(h: NativeHandle): void;
+  /** Keys one SA once (RangeError ERR_DSMIP6_ESP_KEY on a bad key length). GCM: encKey = AES key + salt. */
+  espNew(kind: number, encKey: Uint8Array, authKey: Uint8Array | null, esn: boolean, ivMask: Uint8Array | null): NativeEspContext;
+  /** Seals out[espOff..] in place, as ipsec's Transform.seal (CBC: the caller has written the IV). */
+  espSeal(ctx: NativeEspContext, out: Uint8Array, espOff: number, ctLen: number, seqHi: number, seqLo: number): void;
+  /** Verifies and decrypts p[espOff..] into dst[0, ctLen); false (dst wiped) when the ICV fails. Never writes p. */
+  espOpen(ctx: NativeEspContext, p: Uint8Array, espOff: number, ctLen: number, seqHi: number, dst: Uint8Array): boolean;
 }
 
 const ADDON = 'dsmip6_io.node';

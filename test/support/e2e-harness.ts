@@ -7,6 +7,7 @@ import { encodeIpv6 } from '../../common/ipv6.js';
 import { encodeUdp, encodeUdp4Packet } from '../../common/udp.js';
 import { loadHaConfig, loadMnConfig } from '../../config/load.js';
 import type { HaConfig, MnConfig } from '../../config/schema.js';
+import type { TransformFactory } from '../../ipsec/index.js';
 import { HomeAgent, type TimerScheduler } from '../../ha/agent.js';
 import { MobileNode } from '../../mn/node.js';
 import type { Bind, OutgoingDatagram } from '../../tunnel/bind.js';
@@ -149,6 +150,8 @@ export interface HarnessOptions {
   ha?: HaConfig;
   mn?: MnConfig;
   cacheCapacity?: number;
+  /** ESP transforms for both nodes' engines (e.g. the native ones); node:crypto when absent. */
+  espTransforms?: TransformFactory;
 }
 
 export function harness(o: HarnessOptions = {}) {
@@ -164,7 +167,7 @@ export function harness(o: HarnessOptions = {}) {
   const haUdpLog: OutgoingDatagram[] = [];
   const mnUdpLog: OutgoingDatagram[] = [];
   const haBind = recordingBind(net.bind({ address: HA4, port: 4191 }), haUdpLog);
-  const ha = new HomeAgent({ config: o.ha ?? HA_CFG, ...(o.cacheCapacity !== undefined ? { cacheCapacity: o.cacheCapacity } : {}), device: haDev, bind: haBind, mipIo: haLink, plainIpv6: haPlain, now: clock.now, scheduler: clock });
+  const ha = new HomeAgent({ config: o.ha ?? HA_CFG, ...(o.cacheCapacity !== undefined ? { cacheCapacity: o.cacheCapacity } : {}), device: haDev, bind: haBind, mipIo: haLink, plainIpv6: haPlain, now: clock.now, scheduler: clock, ...(o.espTransforms ? { espTransforms: o.espTransforms } : {}) });
   const mn = new MobileNode({
     config: o.mn ?? MN_CFG,
     device: mnDev,
@@ -174,6 +177,7 @@ export function harness(o: HarnessOptions = {}) {
     now: clock.now,
     scheduler: clock,
     randomSeq: () => 1000,
+    ...(o.espTransforms ? { espTransforms: o.espTransforms } : {}),
   });
   const atCn: Uint8Array[] = [];
   const atApps: Uint8Array[] = [];
