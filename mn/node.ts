@@ -17,11 +17,12 @@ import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate } from '
 import { applyKeying, insertPolicies, mnIpv4HoaPolicies, mnKeying } from '../config/keying.js';
 import { toHomeRegistrationConfig } from '../config/load.js';
 import type { MnConfig } from '../config/schema.js';
-import { IpsecEngine, type RandomFill, type TransformFactory } from '../ipsec/index.js';
+import { ALGORITHMS, IpsecEngine, type RandomFill, type TransformFactory } from '../ipsec/index.js';
 import type { Bind, OutgoingDatagram } from '../tunnel/bind.js';
 import type { Device } from '../tunnel/device.js';
 import type { MipPacketIo } from '../tunnel/mipio.js';
 import { fromMobile, toCareOf } from '../tunnel/mip6.js';
+import { clampTcpMss, innerMtu, tcpSynOffset } from '../tunnel/mss.js';
 import type { CareOfAddress } from './bul.js';
 import { HomeRegistration, type NatInfo, type RegistrationAction } from './registration.js';
 
@@ -49,6 +50,12 @@ export interface MobileNodeOptions {
   randomFill?: RandomFill;
   /** ESP transforms for the IpsecEngine (the native ones, tunnel/native-esp.ts); node:crypto when absent. */
   espTransforms?: TransformFactory;
+  /**
+   * MTU of the path between the CoA and the HA. TCP SYNs through the tunnel get their MSS lowered so
+   * that full-size segments, sealed and tunnelled, fit it (no IPv4 fragments on a UDP 4191 path).
+   * Default 1500; 0 turns clamping off.
+   */
+  tunnelPathMtu?: number;
 }
 
 export interface MobileNodeCounters {
@@ -58,6 +65,8 @@ export interface MobileNodeCounters {
   failed: Record<number, number>;
   toHa: number;
   fromHa: number;
+  /** TCP SYNs whose MSS was lowered to fit the tunnel (tunnelPathMtu). */
+  mssClamped?: number;
   drops: Record<string, number>;
 }
 
@@ -68,7 +77,7 @@ const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
 export class MobileNode {
   readonly engine: IpsecEngine;
   readonly registration: HomeRegistration;
-  readonly counters: MobileNodeCounters = { buSent: 0, baReceived: 0, failed: {}, toHa: 0, fromHa: 0, drops: {} };
+  readonly counters: MobileNodeCounters = { buSent: 0, baReceived: 0, failed: {}, toHa: 0, fromHa: 0, mssClamped: 0, drops: {} };
   /** The CoA the HA holds a binding for (from the last accepted BA), or null. */
   registeredCoa: CareOfAddress | null = null;
   /** The CoA the outstanding BU was sent for (the HoA for a deregistration), or null. */
@@ -92,6 +101,13 @@ export class MobileNode {
   private toBinds = new Map<Bind, OutgoingDatagram[]>();
   /** One wire batch's decrypted data packets for the Device. */
   private toDevice: Uint8Array[] = [];
+  /**
+   * The last inbound SPI of this wire batch and whether its SA is transport mode (signalling): one
+   * SA snapshot per batch instead of per packet. Forgotten at each batch end; nothing a batch does
+   * (a BA included) changes the SAD.
+   */
+  private batchSpi = -1;
+  private batchSpiTransport = false;
 
   constructor(private readonly opts: MobileNodeOptions) {
     this.cfg = opts.config;
@@ -300,6 +316,7 @@ export class MobileNode {
     const isBu = this.buSpis.has(spi);
     const coa = isBu ? this.registeringCoa : this.registeredCoa ?? (this.atHome ? { family: 6 as const, address: this.hoa } : null);
     if (coa === null) return this.dropFalse(isBu ? 'no-coa' : 'not-registered');
+    if (!isBu) this.clampSyn(packet, spi, coa.family);
     const r = this.engine.outbound(packet);
     if (!r.ok) return this.dropFalse(`ipsec-out:${r.reason}`);
     if (coa.family === 6 && canonicalIp(coa.address) === this.hoa) {
@@ -329,6 +346,19 @@ export class MobileNode {
     return b.send([d]) === 1 || this.dropFalse('edge-send');
   }
 
+  /**
+   * Lowers a TCP SYN's MSS so that full-size segments fit the tunnel to the HA once sealed with the
+   * SA `spi` (its IV, ICV and padding) and sent from a CoA of `family` (UDP 4191 adds 28 octets).
+   * Anything but a SYN costs a few byte reads; a SYN one SA lookup.
+   */
+  private clampSyn(packet: Uint8Array, spi: number, family: 4 | 6): void {
+    const mtu = this.opts.tunnelPathMtu ?? 1500;
+    if (mtu <= 0 || tcpSynOffset(packet) < 0) return;
+    const sa = this.engine.getSA(spi);
+    const info = sa ? ALGORITHMS[sa.algorithm] : undefined;
+    if (info && clampTcpMss(packet, innerMtu(mtu, family, info)) > 0) this.counters.mssClamped = (this.counters.mssClamped ?? 0) + 1;
+  }
+
   private dropFalse(reason: string): false {
     this.drop(reason);
     return false;
@@ -343,8 +373,14 @@ export class MobileNode {
       const r = this.engine.inbound(fm.packet);
       if (!r.ok) return this.drop(`ipsec-in:${r.reason}`);
       if (r.spi === undefined) return this.drop('not-protected');
-      const sa = this.engine.getSA(r.spi);
-      if (sa?.mode === 'transport') return this.onSignalling(r.packet);
+      if (r.spi !== this.batchSpi) {
+        const sa = this.engine.getSA(r.spi);
+        this.batchSpi = sa ? r.spi : -1;
+        this.batchSpiTransport = sa?.mode === 'transport';
+      }
+      if (this.batchSpiTransport) return this.onSignalling(r.packet);
+      // A SYN from the correspondent: our own TCP then sends segments that fit the tunnel too.
+      if (this.registeredCoa) this.clampSyn(r.packet, r.spi, this.registeredCoa.family);
       // Written by flushToDevice at the end of this wire batch.
       this.toDevice.push(r.packet);
     } catch {
@@ -354,6 +390,7 @@ export class MobileNode {
 
   /** Writes a wire batch's data to the Device in one call; k of n written counts n-k 'device-write' drops. */
   private flushToDevice(): void {
+    this.batchSpi = -1;
     if (this.toDevice.length === 0) return;
     const out = this.toDevice;
     this.toDevice = [];
