@@ -20,8 +20,8 @@
 //    deployment backs it with a raw IPPROTO_ESP socket; tests use a fake Device pair.
 import { canonicalIp, ip4ToString, ip6ToString } from '../common/addr.js';
 import { IpProto } from '../common/iana.js';
-import { decodeIpv6, encodeIpv6 } from '../common/ipv6.js';
-import { decodeMobilityHeader, encodeMobilityHeader, type BindingUpdate } from '../common/mh.js';
+import { decodeIpv6 } from '../common/ipv6.js';
+import { decodeMobilityHeader, encodeMobilityHeader, mhChecksum, type BindingAck, type BindingUpdate } from '../common/mh.js';
 import { formatAddress } from '../ipsec/addr.js';
 import { IpsecEngine, type IpsecResult, type RandomFill, type TransformFactory } from '../ipsec/index.js';
 import { applyKeying, haIpv4HoaPolicies, haKeying, insertPolicies } from '../config/keying.js';
@@ -59,8 +59,11 @@ export interface HomeAgentOptions {
   espTransforms?: TransformFactory;
   /** Binding cache capacity (registration answers 130 beyond it). Default unbounded. */
   cacheCapacity?: number;
-  /** Told after the cache changed (a binding created, updated, deleted or expired), so the home link follows at once. */
-  onBindingChange?: (hoa: string) => void;
+  /**
+   * Told after the cache changed (a binding created, updated, deleted or expired), so the home link follows at once.
+   * A returned promise holds that BU's BA until it settles (the binding on disk first); data already uses the new binding.
+   */
+  onBindingChange?: (hoa: string) => void | Promise<void>;
   /** Limits on packets that would reach ESP verification under a BU SA (ha/ratelimit.ts); defaults there. */
   rateLimit?: RateLimitOptions;
 }
@@ -89,6 +92,59 @@ const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
  * if the CoA changes, so this covers a few BA retransmissions).
  */
 export const PREVIOUS_COA_GRACE_MS = 5000;
+
+// A BU's pseudo-header pair (its HoA and the HA's address) and a BA's, as octets copied from the
+// packet: the MH checksum then parses no address text (one BU at a time; never kept).
+const buSrc = new Uint8Array(16);
+const buDst = new Uint8Array(16);
+
+/** out[0..16) := p[off..off+16), without a subarray view per call. */
+function octets16(out: Uint8Array, p: Uint8Array, off: number): Uint8Array {
+  for (let i = 0; i < 16; i++) out[i] = p[off + i];
+  return out;
+}
+
+/**
+ * The BA for the BU in `bu` (the plain IPv6 packet ESP released: HoA -> HA), octet for octet what
+ * encodeIpv6({ header: { src: HA, dst: HoA }, upper: encodeMobilityHeader(ba, that pair) }) makes
+ * (traffic class and flow label 0, hop limit 64), built from the BU's address octets instead of text.
+ */
+function baPacket(ba: BindingAck, bu: Uint8Array): Buffer {
+  const mh = encodeMobilityHeader(ba);
+  const out = Buffer.allocUnsafe(40 + mh.length);
+  out[0] = 0x60;
+  out[1] = 0;
+  out[2] = 0;
+  out[3] = 0;
+  out[4] = mh.length >> 8;
+  out[5] = mh.length & 0xff;
+  out[6] = IpProto.MH;
+  out[7] = 64;
+  for (let i = 0; i < 16; i++) {
+    out[8 + i] = bu[24 + i];
+    out[24 + i] = bu[8 + i];
+  }
+  out.set(mh, 40);
+  const c = mhChecksum(mh, octets16(buSrc, bu, 24), octets16(buDst, bu, 8));
+  out[44] = c >> 8;
+  out[45] = c & 0xff;
+  return out;
+}
+
+/**
+ * Where the Mobility Header starts in a plain IPv6 packet of the two shapes MNs send a BU in: IPv6 |
+ * MH (at home), or IPv6 | the 24-octet Destination Options header tunnel/mip6.ts writes (PadN of
+ * two zeros, then the HAO) | MH; 0 for anything else (decodeIpv6 then reads the chain). For those
+ * shapes decodeIpv6 would find the same MH at the same place and throw nothing.
+ */
+function mhOffset(p: Uint8Array): number {
+  if (p.length < 40 || p[0] >> 4 !== 6) return 0;
+  const pl = (p[4] << 8) | p[5];
+  if (40 + pl > p.length) return 0;
+  if (p[6] === IpProto.MH) return 40;
+  if (p[6] !== IpProto.DSTOPTS || pl < 24) return 0;
+  return p[40] === IpProto.MH && p[41] === 2 && p[42] === 0x01 && p[43] === 2 && p[44] === 0 && p[45] === 0 && p[46] === 0xc9 && p[47] === 16 ? 64 : 0;
+}
 
 /** '::ffff:a.b.c.d' -> 'a.b.c.d'; IPv6 -> canonical; undefined stays undefined. */
 function plainAddr(a: string | undefined): string | undefined {
@@ -122,17 +178,21 @@ export function mobilitySpiPredicate(engine: IpsecEngine): (spi: number) => bool
   // per SPI made the first BU of each MN cost O(all policies) (BENCHMARKS.md, HA capacity).
   let generation = -1;
   let named = new Set<number>();
+  const name = (): void => {
+    named = new Set();
+    for (const p of engine.listPolicies()) {
+      if (typeof p.action === 'object' && 'spi' in p.action.protect && p.selector.proto === IpProto.MH) named.add(p.action.protect.spi);
+    }
+    generation = engine.policyGeneration;
+  };
+  // Derived now, while the HA is built, not by the first BU: with thousands of MNs configured the
+  // pass over every policy took as long as hundreds of BUs.
+  name();
   return (spi) => {
     const sa = engine.getSA(spi);
     if (sa === undefined || sa.mode !== 'transport') return false;
     if ((sa.selectors ?? []).some((s) => s.proto === IpProto.MH)) return true;
-    if (engine.policyGeneration !== generation) {
-      named = new Set();
-      for (const p of engine.listPolicies()) {
-        if (typeof p.action === 'object' && 'spi' in p.action.protect && p.selector.proto === IpProto.MH) named.add(p.action.protect.spi);
-      }
-      generation = engine.policyGeneration;
-    }
+    if (engine.policyGeneration !== generation) name();
     return named.has(spi);
   };
 }
@@ -409,14 +469,22 @@ export class HomeAgent {
   private onSignalling(fc: Extract<FromCareOfResult, { ok: true }>, plain: Uint8Array, spi: number): void {
     let bu: BindingUpdate;
     let src: string;
-    let dst: string;
     try {
-      const p = decodeIpv6(plain);
-      if (p.upperProtocol !== IpProto.MH) return this.drop('bu-not-mh');
+      let upper: Uint8Array;
+      const at = mhOffset(plain);
+      if (at > 0) {
+        // The shapes our MNs send: no decoding of the chain (what decodeIpv6 would give for them).
+        src = ip6ToString(plain, 8);
+        upper = plain.subarray(at, 40 + ((plain[4] << 8) | plain[5]));
+      } else {
+        const p = decodeIpv6(plain);
+        if (p.upperProtocol !== IpProto.MH) return this.drop('bu-not-mh');
+        src = p.header.src;
+        upper = p.upper;
+      }
       // After fromCareOf the source is the HoA (the HAO holds the CoA): the pseudo-header pair.
-      src = p.header.src;
-      dst = p.header.dst;
-      const m = decodeMobilityHeader(p.upper, { src, dst }).message;
+      // The pair as octets (what decodeIpv6 printed as src and dst): no text parsed back for the checksum.
+      const m = decodeMobilityHeader(upper, { src: octets16(buSrc, plain, 8), dst: octets16(buDst, plain, 24) }).message;
       if (m.kind !== 'BU') return this.drop('mh-not-bu');
       bu = m;
     } catch {
@@ -424,13 +492,19 @@ export class HomeAgent {
     }
     const now = this.opts.now();
     const hoa = src;
-    // The key of the HA's per-HoA maps, parsed once per BU.
-    const key = canonicalIp(hoa);
+    // The key of the HA's per-HoA maps: `src` is ip6ToString's text of the packet's octets, which is
+    // already canonicalIp's form (test/ha-hoa-key.test.ts), so no parse and print per BU.
+    const key = hoa;
     // Registration input: Alternate CoA, else the IPv4 CoA option, else the packet's source.
-    const alt = bu.options.find((o) => o.kind === 'AlternateCoa');
-    const v4 = bu.options.find((o) => o.kind === 'Ipv4Coa');
+    // The first of each kind, as find() would give (a loop: no closure per BU).
+    let altCoa: string | undefined;
+    let v4Coa: string | undefined;
+    for (const o of bu.options) {
+      if (o.kind === 'AlternateCoa') altCoa ??= o.address;
+      else if (o.kind === 'Ipv4Coa') v4Coa ??= o.address;
+    }
     const sourceCoa = plainAddr(fc.coa) ?? hoa;
-    const coa = alt && alt.kind === 'AlternateCoa' ? alt.address : v4 && v4.kind === 'Ipv4Coa' ? v4.address : sourceCoa;
+    const coa = altCoa ?? v4Coa ?? sourceCoa;
     let outer: { address: string; port: number } | undefined;
     if (fc.outer.via === 'udp4') {
       // Req #4: the observation tunnel/ recorded for this BU SA before IPsec, now that ESP authenticated it.
@@ -440,7 +514,8 @@ export class HomeAgent {
     this.counters.buReceived++;
     let res: RegistrationResult;
     try {
-      res = processHomeRegistration(outer ? { hoa, coa, bu, outer } : { hoa, coa, bu }, this.state, this.reg, now);
+      // `key` is canonicalIp(hoa): registration takes it as is instead of parsing the HoA again.
+      res = processHomeRegistration(outer ? { hoa: key, canonicalHoa: true, coa, bu, outer } : { hoa: key, canonicalHoa: true, coa, bu }, this.state, this.reg, now);
     } catch {
       return this.drop('bu-processing-error');
     }
@@ -487,13 +562,25 @@ export class HomeAgent {
       this.previousCoa.delete(key);
     }
     this.rearmExpiry();
-    if (res.change === 'created' || res.change === 'updated' || res.change === 'deleted') this.opts.onBindingChange?.(hoa);
+    const durable = res.change === 'created' || res.change === 'updated' || res.change === 'deleted' ? this.opts.onBindingChange?.(hoa) : undefined;
 
     if (!res.send) return;
+    if (durable) {
+      void durable.then(
+        () => this.closed || this.answerBu(res, plain, fc, sourceCoa),
+        () => this.closed || this.answerBu(res, plain, fc, sourceCoa),
+      );
+      return;
+    }
+    this.answerBu(res, plain, fc, sourceCoa);
+  }
+
+  /** Sends the BA of an accepted or rejected BU the way the BU came. */
+  private answerBu(res: RegistrationResult, bu: Uint8Array, fc: Extract<FromCareOfResult, { ok: true }>, sourceCoa: string): void {
     // The BA goes back the way the BU came: to its source CoA (through the NAT for UDP), or plain.
     let ba: Uint8Array;
     try {
-      ba = encodeIpv6({ header: { src: dst, dst: hoa }, upperProtocol: IpProto.MH, upper: encodeMobilityHeader(res.ba, { src: dst, dst: hoa }) });
+      ba = baPacket(res.ba, bu);
     } catch {
       return this.drop('ba-encode');
     }
@@ -659,6 +746,10 @@ export class HomeAgent {
     if (this.closed) return;
     const next = this.cache.nextExpiry() ?? null;
     if (next === this.expiryAt) return;
+    // A timer armed for earlier than the next expiry stays: it fires early, expires nothing and
+    // re-arms. Refreshing the earliest binding (every BU of a round of moves) then costs no
+    // cancel and schedule of a timer.
+    if (next !== null && this.expiryTimer !== null && this.expiryAt !== null && this.expiryAt < next) return;
     this.expiryTimer?.cancel();
     this.expiryTimer = null;
     this.expiryAt = next;

@@ -7,7 +7,9 @@
 // rose; serves Prometheus metrics (ha/metrics.ts) when configured. Nothing here runs per packet.
 // Clean shutdown on SIGINT / SIGTERM.
 // Bindings and outbound ESP sequence high marks live in the state file (ha/store.ts): a restart,
-// kill -9 included, forwards for its MNs at once and never reuses a sequence number.
+// kill -9 included, forwards for its MNs at once and never reuses a sequence number. A binding
+// change is written on a worker thread (BindingWriter) and its BA leaves once the write is on disk,
+// while data already flows to the new CoA: the fsync never stalls the event loop.
 import { haKeying, loadHaConfig } from '../config/index.js';
 import type { HaConfig } from '../config/schema.js';
 import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
@@ -23,7 +25,7 @@ import { HomeLink } from './homelink.js';
 import { DropBursts, type LogFormat, type Logger, type LogLevel } from '../common/log.js';
 import { hostPort } from '../common/metrics.js';
 import { HaMetrics } from './metrics.js';
-import { HaStore } from './store.js';
+import { BindingWriter, HaStore } from './store.js';
 
 export interface HaDaemonOptions {
   configFile: string;
@@ -67,6 +69,8 @@ export class HaDaemon extends Daemon {
   metrics?: HaMetrics;
   agent!: HomeAgent;
   private store: HaStore | undefined;
+  /** Binding writes off the event loop (the state file's second connection); present with a state file. */
+  private writer: BindingWriter | undefined;
 
   private constructor(
     private readonly cfg: HaConfig,
@@ -94,6 +98,11 @@ export class HaDaemon extends Daemon {
       const st = new HaStore(this.opts.stateFile, { log: (l) => this.log(l) });
       this.store = st;
       this.teardown.push(() => st.close());
+      // Torn down after the agent (newest first) and before the store: every write asked for is
+      // on disk before the stop completes.
+      const writer = new BindingWriter(st.file);
+      this.writer = writer;
+      this.teardown.push(() => writer.close());
     }
     // Metrics right after the lock: a taken port stops the start before anything is set up.
     this.metrics = await this.listenMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new HaMetrics(() => this.agent));
@@ -132,10 +141,10 @@ export class HaDaemon extends Daemon {
       await homeLink.cleanup().catch((e: unknown) => this.log(`homelink cleanup failed: ${(e as Error).message}`, {}, 'warn'));
     });
 
-    // The cache is compared on every change the agent reports (and on a slow poll as a safety net),
+    // Each change the agent reports is followed for its HoA (the whole cache on a slow poll, a safety net),
     // so the proxy entries and TUN routes follow a binding within milliseconds: packets for a HoA
     // that arrive between a deregistration and its route removal are dropped as 'no-binding'.
-    let check: () => void = () => {};
+    let check: (only?: string) => void = () => {};
     const esp = tryNativeEspTransforms();
     if (!esp.transforms) this.log(`ESP on node:crypto: the native ESP transforms are not available (${esp.reason})`, {}, 'warn');
     const agent = new HomeAgent({
@@ -148,9 +157,9 @@ export class HaDaemon extends Daemon {
       now: () => Date.now(),
       scheduler: wallClockScheduler,
       onBindingChange: (hoa) => {
-        // Synchronously, before the BA leaves: a binding the MN believes in is on disk first.
-        this.persist(hoa);
-        queueMicrotask(() => check());
+        queueMicrotask(() => check(hoa));
+        // The agent holds the BA until this settles: a binding the MN believes in is on disk first.
+        return this.persist(hoa);
       },
     });
     this.agent = agent;
@@ -194,41 +203,10 @@ export class HaDaemon extends Daemon {
       ...(b.natAddress !== undefined ? { nat: `${b.natAddress}:${b.natPort}` } : {}),
       ...(b.ipv4Hoa ? { ipv4Hoa: b.ipv4Hoa } : {}),
     });
-    check = () => {
-      const now = new Map<string, BindingEntry>();
-      for (const b of agent.cache.snapshot()) now.set(b.hoa, b);
-      for (const [hoa, b] of now) {
-        const sig = `${b.coa}|${b.natAddress ?? ''}|${b.natPort ?? ''}|${b.ipv4Hoa ?? ''}`;
-        const prev = this.known.get(hoa);
-        const before = this.lastEntry.get(hoa);
-        this.lastEntry.set(hoa, b);
-        if (prev === sig) continue;
-        this.known.set(hoa, sig);
-        const change = prev === undefined ? (restoredHoas.delete(hoa) ? 'restored' : 'created') : 'updated';
-        this.log(`binding ${change}: ${describe(b)}`, { ...fieldsOf(b), change });
-        if (before && before.coa !== b.coa) {
-          this.metrics?.handover();
-          this.log(`handover: ${hoa} ${before.coa} -> ${b.coa}`, { ...fieldsOf(b), from: before.coa });
-        }
-        const natWas = before?.natAddress !== undefined ? `${before.natAddress}:${before.natPort}` : undefined;
-        const natIs = b.natAddress !== undefined ? `${b.natAddress}:${b.natPort}` : undefined;
-        if (natWas !== natIs && (before !== undefined || natIs !== undefined)) {
-          this.log(natIs ? `nat: ${hoa} behind a NAT at ${natIs}${natWas ? ` (was ${natWas})` : ''}` : `nat: ${hoa} no longer behind a NAT`, {
-            ...fieldsOf(b),
-            ...(natWas ? { natWas } : {}),
-          });
-        }
-        if (prev === undefined || prev.split('|')[3] !== (b.ipv4Hoa ?? '')) {
-          const hb = { hoa: b.hoa, ...(b.ipv4Hoa ? { ipv4Hoa: b.ipv4Hoa } : {}), flags: { L: b.flags.L, R: b.flags.R } };
-          enqueue(async () => {
-            if (prev !== undefined) await homeLink.detach(hoa);
-            await homeLink.attach(hb);
-            this.log(`home link: proxying ${hb.hoa}${hb.ipv4Hoa ? ` and ${hb.ipv4Hoa}` : ''} via ${tunName}`);
-          });
-        }
-      }
-      for (const hoa of [...this.known.keys()]) {
-        if (now.has(hoa)) continue;
+    // One HoA's change (the agent reports them one by one: no O(N) snapshot per BU), or its removal.
+    const follow = (hoa: string, b: BindingEntry | undefined): void => {
+      if (b === undefined) {
+        if (!this.known.has(hoa)) return;
         this.known.delete(hoa);
         const last = this.lastEntry.get(hoa);
         this.lastEntry.delete(hoa);
@@ -239,12 +217,52 @@ export class HaDaemon extends Daemon {
           await homeLink.detach(hoa);
           this.log(`home link: released ${hoa}`);
         });
+        return;
       }
+      const sig = `${b.coa}|${b.natAddress ?? ''}|${b.natPort ?? ''}|${b.ipv4Hoa ?? ''}`;
+      const prev = this.known.get(hoa);
+      const before = this.lastEntry.get(hoa);
+      this.lastEntry.set(hoa, b);
+      if (prev === sig) return;
+      this.known.set(hoa, sig);
+      const change = prev === undefined ? (restoredHoas.delete(hoa) ? 'restored' : 'created') : 'updated';
+      this.log(`binding ${change}: ${describe(b)}`, { ...fieldsOf(b), change });
+      if (before && before.coa !== b.coa) {
+        this.metrics?.handover();
+        this.log(`handover: ${hoa} ${before.coa} -> ${b.coa}`, { ...fieldsOf(b), from: before.coa });
+      }
+      const natWas = before?.natAddress !== undefined ? `${before.natAddress}:${before.natPort}` : undefined;
+      const natIs = b.natAddress !== undefined ? `${b.natAddress}:${b.natPort}` : undefined;
+      if (natWas !== natIs && (before !== undefined || natIs !== undefined)) {
+        this.log(natIs ? `nat: ${hoa} behind a NAT at ${natIs}${natWas ? ` (was ${natWas})` : ''}` : `nat: ${hoa} no longer behind a NAT`, {
+          ...fieldsOf(b),
+          ...(natWas ? { natWas } : {}),
+        });
+      }
+      if (prev === undefined || prev.split('|')[3] !== (b.ipv4Hoa ?? '')) {
+        const hb = { hoa: b.hoa, ...(b.ipv4Hoa ? { ipv4Hoa: b.ipv4Hoa } : {}), flags: { L: b.flags.L, R: b.flags.R } };
+        enqueue(async () => {
+          if (prev !== undefined) await homeLink.detach(hoa);
+          await homeLink.attach(hb);
+          this.log(`home link: proxying ${hb.hoa}${hb.ipv4Hoa ? ` and ${hb.ipv4Hoa}` : ''} via ${tunName}`);
+        });
+      }
+    };
+    // The whole cache: the slow poll (a safety net) and the restore.
+    check = (only?: string) => {
+      if (only !== undefined) {
+        const b = agent.cache.get(only);
+        return follow(b?.hoa ?? only, b);
+      }
+      const now = new Map<string, BindingEntry>();
+      for (const b of agent.cache.snapshot()) now.set(b.hoa, b);
+      for (const [hoa, b] of now) follow(hoa, b);
+      for (const hoa of [...this.known.keys()]) if (!now.has(hoa)) follow(hoa, undefined);
     };
     // Restored bindings get their proxy entries and routes now (the TUN and its routes died with the
     // previous process; proxy entries left behind are taken over, HomeLink adds with REPLACE).
     if (restoredHoas.size > 0) check();
-    this.poll = setInterval(check, this.opts.pollMs ?? 1000);
+    this.poll = setInterval(() => check(), this.opts.pollMs ?? 1000);
     // Bursts: at most one line per period for drops, and one for rejected BUs, only when they rose.
     const period = this.opts.dropReportMs ?? 10_000;
     const drops = new DropBursts({
@@ -273,15 +291,17 @@ export class HaDaemon extends Daemon {
     );
   }
 
-  /** Writes the binding of `hoa` as the cache now holds it (or its removal). A failure is logged: the binding itself stands, only a restart would lose it. */
-  private persist(hoa: string): void {
-    if (!this.store) return;
-    try {
-      const b = this.agent.cache.get(hoa);
-      if (b) this.store.saveBinding(b, this.agent.udpEndpoint(hoa));
-      else this.store.deleteBinding(hoa);
-    } catch (e) {
-      this.log(`state file ${this.store.file}: saving the binding of ${hoa} failed (${(e as Error).message}); a restart now would lose it`, { hoa }, 'error');
-    }
+  /**
+   * Writes the binding of `hoa` as the cache now holds it (or its removal), in the order of the
+   * changes; settles once it is on disk. A failure is logged and settles too: the binding itself
+   * stands (its BA leaves), only a restart would lose it.
+   */
+  private persist(hoa: string): Promise<void> | undefined {
+    const w = this.writer;
+    if (!w) return undefined;
+    const b = this.agent.cache.get(hoa);
+    return (b ? w.save(b, this.agent.udpEndpoint(hoa)) : w.delete(hoa)).catch((e: unknown) => {
+      this.log(`state file ${w.file}: saving the binding of ${hoa} failed (${(e as Error).message}); a restart now would lose it`, { hoa }, 'error');
+    });
   }
 }

@@ -8,7 +8,7 @@ import { encodeUdp, encodeUdp4Packet } from '../../common/udp.js';
 import { loadHaConfig, loadMnConfig } from '../../config/load.js';
 import type { HaConfig, MnConfig } from '../../config/schema.js';
 import type { TransformFactory } from '../../ipsec/index.js';
-import { HomeAgent, type TimerScheduler } from '../../ha/agent.js';
+import { HomeAgent, type HomeAgentOptions, type TimerScheduler } from '../../ha/agent.js';
 import { MobileNode } from '../../mn/node.js';
 import type { Bind, OutgoingDatagram } from '../../tunnel/bind.js';
 import { fakeDevicePair, FakeUdpNetwork, fakeMipPacketIoPair, type FakeMipPacketIo, type FakeNat } from '../../tunnel/edge.js';
@@ -152,6 +152,8 @@ export interface HarnessOptions {
   cacheCapacity?: number;
   /** ESP transforms for both nodes' engines (e.g. the native ones); node:crypto when absent. */
   espTransforms?: TransformFactory;
+  /** The HA's onBindingChange (ha/daemon.ts persists there). */
+  onBindingChange?: HomeAgentOptions['onBindingChange'];
 }
 
 export function harness(o: HarnessOptions = {}) {
@@ -167,7 +169,7 @@ export function harness(o: HarnessOptions = {}) {
   const haUdpLog: OutgoingDatagram[] = [];
   const mnUdpLog: OutgoingDatagram[] = [];
   const haBind = recordingBind(net.bind({ address: HA4, port: 4191 }), haUdpLog);
-  const ha = new HomeAgent({ config: o.ha ?? HA_CFG, ...(o.cacheCapacity !== undefined ? { cacheCapacity: o.cacheCapacity } : {}), device: haDev, bind: haBind, mipIo: haLink, plainIpv6: haPlain, now: clock.now, scheduler: clock, ...(o.espTransforms ? { espTransforms: o.espTransforms } : {}) });
+  const ha = new HomeAgent({ config: o.ha ?? HA_CFG, ...(o.cacheCapacity !== undefined ? { cacheCapacity: o.cacheCapacity } : {}), device: haDev, bind: haBind, mipIo: haLink, plainIpv6: haPlain, now: clock.now, scheduler: clock, ...(o.espTransforms ? { espTransforms: o.espTransforms } : {}), ...(o.onBindingChange ? { onBindingChange: o.onBindingChange } : {}) });
   const mn = new MobileNode({
     config: o.mn ?? MN_CFG,
     device: mnDev,
