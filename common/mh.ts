@@ -6,7 +6,7 @@ import { ip6ToBytes, ip6ToString, writeIp6 } from './addr.js';
 import { put16 } from './bytes.js';
 import { finish, ipv6PseudoSum, sumWords } from './checksum.js';
 import { BadChecksumError, BadLengthError, BadValueError, EncodeError, TruncatedError } from './errors.js';
-import { IpProto, MhType } from './iana.js';
+import { IpProto, MhOptType, MhType } from './iana.js';
 import {
   BA_FLAG_NAMES,
   BA_FLAGS_RESERVED_MASK,
@@ -98,8 +98,9 @@ export type MobilityMessageKind = MobilityMessage['kind'];
 
 /** IPv6 pseudo-header addresses for the MH checksum. See mhChecksum for which addresses these are. */
 export interface MhPseudoHeader {
-  src: string;
-  dst: string;
+  /** Address text, or its 16 octets (a caller with the packet at hand saves a parse per checksum). */
+  src: string | Uint8Array;
+  dst: string | Uint8Array;
 }
 
 export interface DecodedMobilityHeader {
@@ -269,7 +270,9 @@ export function encodeMobilityHeader(
     fixed = new Uint8Array(OPTIONS_OFFSET[mhType] - 6);
     encodeFixed(message, fixed);
     if (!Array.isArray(message.options)) throw new EncodeError('options', 'must be an array');
-    tail = encodeMobilityOptions(message.options, OPTIONS_OFFSET[mhType], opts);
+    // No options (a BA per BU, mostly): only the padding to the 8-octet end, as encodeMobilityOptions
+    // writes it (Pad1, or PadN of zeros), without its 2 KiB scratch buffer per call.
+    tail = message.options.length === 0 && !opts.padding ? endPadding(OPTIONS_OFFSET[mhType]) : encodeMobilityOptions(message.options, OPTIONS_OFFSET[mhType], opts);
   }
   const length = 6 + fixed.length + tail.length;
   const out = Buffer.alloc(length);
@@ -281,6 +284,17 @@ export function encodeMobilityHeader(
   out.set(tail, 6 + fixed.length);
   if (pseudo) put16(out, 4, mhChecksum(out, pseudo.src, pseudo.dst));
   return out;
+}
+
+/** The padding from MH offset `start` to the next multiple of 8: none, Pad1, or PadN (RFC 6275 §6.2.1, §6.2.2). */
+function endPadding(start: number): Uint8Array {
+  const n = (8 - (start % 8)) % 8;
+  const pad = new Uint8Array(n);
+  if (n >= 2) {
+    pad[0] = MhOptType.PADN;
+    pad[1] = n - 2;
+  }
+  return pad;
 }
 
 /** Writes the fixed part (from MH offset 6) of an RFC 6275 message into `f`. */

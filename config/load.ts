@@ -66,6 +66,8 @@ export function toHaRegistrationConfig(c: HaConfig): HaRegistrationConfig {
     forceUdp: c.forceUdp,
     keyManagementMobility: false,
     allowedHoas: (hoa) => {
+      // Asked per BU with a canonical HoA: the set holds the config's canonical texts, so a hit needs no parse.
+      if (hoas.has(hoa)) return true;
       const a = parseIPv6(hoa);
       return a !== undefined && hoas.has(formatAddress(a));
     },

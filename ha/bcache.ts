@@ -99,6 +99,11 @@ export class BindingCache {
     return k === hoa ? undefined : this.byHoa.get(k);
   }
 
+  /** peek by a key: `hoa` must already be canonical text (canonicalIp's), as registration has it; no parse. */
+  peekKey(hoa: string): ReadonlyBindingEntry | undefined {
+    return this.byHoa.get(hoa);
+  }
+
   /** peek by IPv4 home address. */
   peekByIpv4Hoa(ipv4Hoa: string): ReadonlyBindingEntry | undefined {
     const hoa = this.byIpv4.get(ipv4Hoa);
@@ -121,7 +126,15 @@ export class BindingCache {
    * IPv4 HoA is held by another entry: both are caller bugs (registration checks them first).
    */
   set(entry: BindingEntry): void {
-    const k = this.keyOf(entry.hoa);
+    this.setAt(this.keyOf(entry.hoa), entry);
+  }
+
+  /** set() for an entry whose `hoa` is already canonical text (canonicalIp's), as registration makes it: no parse. */
+  setKey(entry: BindingEntry): void {
+    this.setAt(entry.hoa, entry);
+  }
+
+  private setAt(k: string, entry: BindingEntry): void {
     const old = this.byHoa.get(k);
     if (!old && this.isFull()) throw new RangeError(`binding cache full (${this.capacity})`);
     if (entry.ipv4Hoa !== undefined) {

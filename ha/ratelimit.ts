@@ -273,7 +273,11 @@ export function memoBindingSpi(isBindingSpi: (spi: number) => boolean, now: () =
     const m = memo.get(spi);
     if (m !== undefined && t < m.until && t >= m.until - ttlMs) return m.v;
     const v = isBindingSpi(spi);
-    memo.set(spi, { v, until: t + ttlMs });
+    // Renewed in place once known (asked per packet; a record per renewal was garbage per BU).
+    if (m !== undefined) {
+      m.v = v;
+      m.until = t + ttlMs;
+    } else memo.set(spi, { v, until: t + ttlMs });
     return v;
   };
 }

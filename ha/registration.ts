@@ -45,6 +45,8 @@ export interface HaState {
 export interface RegistrationInput {
   /** The home address the ESP SA is for (the HAO, or the IPv6 source at home). */
   hoa: string;
+  /** Set when `hoa` is already canonicalIp's text (the caller parsed it once per BU): not parsed again. */
+  canonicalHoa?: boolean;
   /** Alternate CoA if present, else the IPv4 CoA option value (DSMIPv6), else the IPv6 source. */
   coa: string;
   /** Outer IPv4 source address and port, when the BU arrived in UDP 4191 over IPv4. */
@@ -150,7 +152,9 @@ function canon(addr: string): string {
 }
 
 function findOpt<K extends MobilityOption['kind']>(opts: readonly MobilityOption[], kind: K): Extract<MobilityOption, { kind: K }> | undefined {
-  return opts.find((o) => o.kind === kind) as Extract<MobilityOption, { kind: K }> | undefined;
+  // A loop, not find(): no closure per call (asked twice per BU).
+  for (const o of opts) if (o.kind === kind) return o as Extract<MobilityOption, { kind: K }>;
+  return undefined;
 }
 
 function makeBa(status: number, sequence: number, lifetime: number, k: boolean, options: MobilityOption[]): BindingAck {
@@ -167,12 +171,12 @@ function makeBa(status: number, sequence: number, lifetime: number, k: boolean, 
  */
 export function processHomeRegistration(input: RegistrationInput, state: HaState, config: HaRegistrationConfig, now: number): RegistrationResult {
   const { bu } = input;
-  const hoa = canonicalIp(input.hoa);
+  const hoa = input.canonicalHoa === true ? input.hoa : canonicalIp(input.hoa);
   const coa = canon(input.coa);
   const cache = state.cache;
   // The stored entry itself, not a copy: nothing here changes it, and set() below stores a new object,
   // so the `previous` (or deleted `entry`) handed back is no longer one the cache holds.
-  const entry = cache.peek(hoa);
+  const entry = cache.peekKey(hoa);
   const kmm = bu.flags.K && config.keyManagementMobility === true;
 
   const reject = (status: number, sequence: number = bu.sequence): RegistrationResult => ({
@@ -238,12 +242,13 @@ export function processHomeRegistration(input: RegistrationInput, state: HaState
   let udp = false;
   let nat: { address: string; port: number } | undefined;
   if (input.outer) {
-    const outerAddr = canon(input.outer.address);
+    // canon is a function of the text alone: the same text as the CoA's (no NAT, the usual case) is not scanned again.
+    const outerAddr = input.outer.address === input.coa ? coa : canon(input.outer.address);
     const c: Ipv4CoaOption | undefined = findOpt(bu.options, 'Ipv4Coa');
     let natOpt: NatDetectionOption | undefined;
     // Without an IPv4 CoA option there is nothing to compare the outer source with; a BU that came
     // over IPv4 must then be answered at its outer address, which is what NAT handling does.
-    if (!c || canon(c.address) !== outerAddr) {
+    if (!c || (c.address === input.coa ? coa : canon(c.address)) !== outerAddr) {
       nat = { address: outerAddr, port: input.outer.port };
       udp = true;
       natOpt = { kind: 'NatDetection', f: false, refreshTime: config.natRefreshSeconds ?? Dsmip.NAT_KEEPALIVE_TIMEOUT };
@@ -283,18 +288,19 @@ export function processHomeRegistration(input: RegistrationInput, state: HaState
   if (ipv4?.status === Ipv4AckStatus.SUCCESS && state.pool && v4req) {
     state.pool.allocate(hoa, ipv4.address);
   }
-  cache.set(next);
+  cache.setKey(next);
 
-  return {
+  const result: RegistrationResult = {
     status: BaStatus.ACCEPTED,
     ba: makeBa(BaStatus.ACCEPTED, bu.sequence, units, kmm, options),
     send: bu.flags.A,
     change: entry ? 'updated' : 'created',
     // What the cache stored is a copy of `next` (its HoA already canonical); `next` itself is nobody else's.
     entry: next,
-    ...(entry ? { previous: entry } : {}),
-    ...(ipv4 ? { ipv4 } : {}),
   };
+  if (entry) result.previous = entry;
+  if (ipv4) result.ipv4 = ipv4;
+  return result;
 }
 
 /** Expires bindings at `now` and releases their IPv4 home addresses; returns the expired entries. */

@@ -116,6 +116,14 @@ function careOf6(text: unknown): Address6 | undefined {
   if (typeof text !== 'string') return undefined;
   let a = addressMemo.get(text);
   if (a === undefined) {
+    // A dotted quad without leading zeros (every IPv4 CoA a BU names, and new ones per move) is
+    // resolved by scanning: canonical6Text would make it ::ffff:<same text>, whose octets these are.
+    a = ipv4Address6(text);
+    if (a !== undefined) {
+      if (addressMemo.size >= ADDRESS_MEMO_CAP) addressMemo.clear();
+      addressMemo.set(text, a);
+      return a ?? undefined;
+    }
     a = null;
     const c = canonical6Text(text);
     if (c !== undefined) {
@@ -129,6 +137,38 @@ function careOf6(text: unknown): Address6 | undefined {
     addressMemo.set(text, a);
   }
   return a ?? undefined;
+}
+
+/**
+ * careOf6's answer for a dotted quad whose parts have no leading zeros (null for a multicast,
+ * broadcast or 0.0.0.0/8 one, as canonical6Text refuses them), or undefined for any other text.
+ */
+function ipv4Address6(text: string): Address6 | null | undefined {
+  const len = text.length;
+  if (len < 7 || len > 15) return undefined;
+  const octets = new Uint8Array(16);
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (text.charCodeAt(i) !== 46) return undefined; // '.'
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    while (i < len && i - start < 3) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+      i++;
+    }
+    if (i === start || v > 255 || (i - start > 1 && text.charCodeAt(start) === 48)) return undefined;
+    octets[12 + part] = v;
+  }
+  if (i !== len) return undefined;
+  if (octets[12] === 0 || octets[12] >= 224) return null;
+  octets[10] = 0xff;
+  octets[11] = 0xff;
+  return { text: `::ffff:${text}`, octets, ipv4: true };
 }
 
 function canonical6Text(text: string): string | undefined {
