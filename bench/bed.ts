@@ -44,6 +44,8 @@ export interface DaemonOptions {
   bits: GcmBits;
   /** Extra node options for the HA (e.g. --cpu-prof). */
   haNodeArgs?: string[];
+  /** Extra node options for the MN (e.g. --cpu-prof). */
+  mnNodeArgs?: string[];
 }
 
 /** A testbed with every MN link down but `startIface`. */
@@ -115,7 +117,7 @@ export async function startDaemons(tb: Testbed, opts: DaemonOptions): Promise<Da
     procs.ha = ha;
     collect('ha', ha);
     await waitLine('ha', /ha: started/);
-    const mn = tb.spawn('mn', [process.execPath, CLI, 'mn', '--config', cfg.mn, '--socket', join(sockDir, 'mn.sock')]);
+    const mn = tb.spawn('mn', [process.execPath, ...(opts.mnNodeArgs ?? []), CLI, 'mn', '--config', cfg.mn, '--socket', join(sockDir, 'mn.sock')]);
     procs.mn = mn;
     collect('mn', mn);
     await waitLine('mn', /registration: registered/, { timeoutMs: 20_000 });

@@ -290,12 +290,29 @@ function render(r: Awaited<ReturnType<typeof run>>, meta: { quick: boolean; move
   out.push('', `For scale: RFC 6275's InitialBindackTimeoutFirstReg is ${RFC6275_FIRST_REG_MS.toLocaleString('en-US')} ms (an MN that loses its first BU waits that long before resending it), and MOBIKE implementations wait about ${MOBIKE_WAIT_MS} ms after an address change before they react (strongSwan's roam-event delay); our p99 against them is in the last two columns.`);
   const after = (mode: Mode): number[] => r.moves.filter((m) => m.mode === mode && m.decidedAt !== undefined && m.firstPacketAt !== undefined).map((m) => m.firstPacketAt! - m.decidedAt!);
   const dec = r.moves.filter((m) => m.eventAt !== undefined && m.decidedAt !== undefined).map((m) => m.decidedAt! - m.eventAt!);
+  // Each move split at the MN's decision and at its moveTo's return (decidedAt + moveMs; the BU is sent within it).
+  const split = r.moves
+    .filter((m) => m.eventAt !== undefined && m.decidedAt !== undefined && m.moveMs !== undefined && m.firstPacketAt !== undefined)
+    .map((m) => ({ m, total: m.firstPacketAt! - m.eventAt!, detect: m.decidedAt! - m.eventAt!, bu: m.moveMs!, rest: m.firstPacketAt! - m.decidedAt! - m.moveMs! }));
+  const rest = split.map((x) => x.rest);
   out.push(
     '',
     '### What limits the handover goal, and what it would take',
     '',
     `- Of each move's time, the MN's movement detection takes ${f(pctl(dec, 50))} ms (p50; p99 ${f(pctl(dec, 99))} ms) from the netlink event to its decision: mn/netwatch.ts applies each notification to the detector's state as it is read and, once the messages already queued are read, mn/movement.ts decides at once when the state offers a usable CoA other than the current one (${r.moves.filter((m) => m.via === 'event').length} of ${r.moves.filter((m) => m.via !== undefined).length} moves decided that way); losing every CoA, coming home or leaving it still wait for the ${DEFAULT_DEBOUNCE_MS} ms debounce (DEFAULT_DEBOUNCE_MS) and a fresh dump. From the decision to the first packet over the new CoA — the BU leaving the MN (decision → BU handed to the kernel p50 ${f(pctl(r.moves.filter((m) => m.moveMs !== undefined && m.via === 'event').map((m) => m.moveMs!), 50))} ms, p99 ${f(pctl(r.moves.filter((m) => m.moveMs !== undefined && m.via === 'event').map((m) => m.moveMs!), 99))} ms), the HA's binding change, the first tunnelled packet — takes p50 ${f(pctl(after('make-before-break'), 50))} ms / p99 ${f(pctl(after('make-before-break'), 99))} ms in make-before-break and p50 ${f(pctl(after('break-before-make'), 50))} ms / p99 ${f(pctl(after('break-before-make'), 99))} ms in break-before-make.`,
-    '- What is left is mostly after the BU leaves the MN: the home agent\'s part (the BU\'s ESP and registration, the binding written to its state file before the BA, the switch of its tunnel) and the next stream packet (one per ms). This benchmark does not capture the HA\'s link, so it does not split that part further.',
+    `- From the MN's moveTo returning (it hands the BU to the kernel, then finishes its own bookkeeping) to the first packet — the BU's trip to the HA, the HA's ESP and registration and its switch of the tunnel, the next stream packet (one per ms) and that packet's trip to the capture point — takes p50 ${f(pctl(rest, 50))} ms / p99 ${f(pctl(rest, 99))} ms (${rest.length} moves; under zero when the first packet came before moveTo returned). The HA forwards to the new CoA as soon as it accepts the BU: it writes the binding to its state file on a worker thread and holds only the BA until that write is on disk (ha/daemon.ts), so the fsync is not part of this. This benchmark does not capture the HA's link, so it does not split that part further.`,
+    ...modes.map((mode, i) => {
+      const goal = allP99[i]! < 10 ? 'met' : 'not met';
+      const worst = split.filter((x) => x.m.mode === mode).sort((a, b) => b.total - a.total)[0];
+      if (worst === undefined) return `- ${mode}: the goal is ${goal} (p99 ${f(allP99[i]!)} ms); no move could be split into its stages.`;
+      const parts: [string, number][] = [
+        ["the MN's movement detection (event → decision)", worst.detect],
+        ["the MN sending its BU (decision → its moveTo returned)", worst.bu],
+        ['the part after moveTo returned', worst.rest],
+      ];
+      const [name, ms] = parts.reduce((x, y) => (y[1] > x[1] ? y : x));
+      return `- ${mode}: the goal is ${goal} (p99 ${f(allP99[i]!)} ms). Its slowest move that can be split took ${f(worst.total)} ms: ${f(worst.detect)} ms to the MN's decision, ${f(worst.bu)} ms until its moveTo returned (the BU sent), ${f(worst.rest)} ms from there to the first packet; the largest part, ${name} (${f(ms)} ms), is where${goal === 'met' ? ' the margin goes' : ' it would have to shrink'}.`;
+    }),
     `- Loss: ${mbbLost === 0 ? 'none' : `${mbbLost} packets`} in make-before-break (the old path keeps delivering until the HA switches). In break-before-make the stream is lost from the moment the old link goes down until the HA switches, which includes the testbed bringing the other link up (the kernel makes it RUNNING up to several hundred ms later).`,
     '',
   );
