@@ -72,6 +72,14 @@ export type Mip6Outer = { via: 'ipv6' } | { via: 'udp4'; addr: string; port: num
 
 /** a.b.c.d, each 1-3 ASCII digits worth at most 255 (leading zeros allowed). Scans; no allocation per call. */
 function isIpv4(text: string): boolean {
+  return scanIpv4(text, undefined, false);
+}
+
+/**
+ * Scans a dotted quad: four parts of 1-3 ASCII digits, each at most 255, and nothing else; with
+ * `strict`, no part has a leading zero. Writes the parts to octets[12..16) when `octets` is given.
+ */
+function scanIpv4(text: string, octets: Uint8Array | undefined, strict: boolean): boolean {
   const len = text.length;
   let i = 0;
   for (let part = 0; part < 4; part++) {
@@ -87,7 +95,8 @@ function isIpv4(text: string): boolean {
       v = v * 10 + (c - 48);
       i++;
     }
-    if (i === start || v > 255) return false;
+    if (i === start || v > 255 || (strict && i - start > 1 && text.charCodeAt(start) === 48)) return false;
+    if (octets) octets[12 + part] = v;
   }
   return i === len;
 }
@@ -147,24 +156,7 @@ function ipv4Address6(text: string): Address6 | null | undefined {
   const len = text.length;
   if (len < 7 || len > 15) return undefined;
   const octets = new Uint8Array(16);
-  let i = 0;
-  for (let part = 0; part < 4; part++) {
-    if (part > 0) {
-      if (text.charCodeAt(i) !== 46) return undefined; // '.'
-      i++;
-    }
-    const start = i;
-    let v = 0;
-    while (i < len && i - start < 3) {
-      const c = text.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      v = v * 10 + (c - 48);
-      i++;
-    }
-    if (i === start || v > 255 || (i - start > 1 && text.charCodeAt(start) === 48)) return undefined;
-    octets[12 + part] = v;
-  }
-  if (i !== len) return undefined;
+  if (!scanIpv4(text, octets, true)) return undefined;
   if (octets[12] === 0 || octets[12] >= 224) return null;
   octets[10] = 0xff;
   octets[11] = 0xff;
