@@ -13,6 +13,7 @@
         "native/packet.c",
         "native/raw6.c",
         "native/tun.c",
+        "native/tungro.c",
         "native/udp4.c",
         "native/util.c"
       ],

@@ -12,7 +12,7 @@
 // while data already flows to the new CoA: the fsync never stalls the event loop.
 import { haKeying, loadHaConfig } from '../config/index.js';
 import type { HaConfig } from '../config/schema.js';
-import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
+import { installMipIngressDrop, openDaemonTun, openMipPacketIo, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type Bind, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
 import { HA_SOCKET } from '../common/control.js';
 import { Daemon } from '../common/daemon.js';
@@ -106,11 +106,7 @@ export class HaDaemon extends Daemon {
     }
     // Metrics right after the lock: a taken port stops the start before anything is set up.
     this.metrics = await this.listenMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new HaMetrics(() => this.agent));
-    // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
-    // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
-    // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
-    // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
-    const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
+    const tun: TunDevice = openDaemonTun(tunName);
     this.teardown.push(() => tun.close());
 
     const pub = cfg.interfaces.public;

@@ -15,7 +15,7 @@ import type { MnConfig } from '../config/schema.js';
 import type { EdgeCounters } from '../tunnel/counters.js';
 import type { Bind } from '../tunnel/bind.js';
 import type { PacketBatchHandler } from '../tunnel/device.js';
-import { installMipIngressDrop, openMipPacketIo, openTun, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type MipPacketIo } from '../tunnel/edge.js';
+import { installMipIngressDrop, openDaemonTun, openMipPacketIo, openUdp4Bind, plainEspDevice, removeMipIngressDrop, type MipPacketIo } from '../tunnel/edge.js';
 import type { TunDevice } from '../tunnel/tun.js';
 import type { CareOfAddress } from './bul.js';
 import { MnHomeLink } from './homelink.js';
@@ -211,11 +211,7 @@ export class MnDaemon extends Daemon {
     }
     // Metrics right after the lock: a taken port stops the start before anything is set up.
     this.metrics = await this.listenMetrics(this.opts.metricsListen ?? cfg.metrics?.listen, () => new MnMetrics(() => this.node));
-    // MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
-    // header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
-    // without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
-    // lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
-    const tun: TunDevice = openTun({ name: tunName, up: true, mtu: 1400 });
+    const tun: TunDevice = openDaemonTun(tunName);
     this.teardown.push(() => tun.close());
     // The HoA lives on the TUN; whatever the applications send from it goes into the TUN.
     ip(['-6', 'addr', 'add', `${cfg.hoa}/128`, 'dev', tunName, 'nodad']);

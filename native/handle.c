@@ -15,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <netinet/in.h>
+#include <linux/virtio_net.h>
 #include <linux/if_packet.h>
 #include <netinet/udp.h>
 
@@ -152,7 +154,17 @@ static uint32_t read_tun(io_handle *h) {
   uint32_t n = 0;
   while (n < h->batch) {
     uint8_t *p = h->data + (size_t)n * h->slot;
-    ssize_t r = read(h->fd, p, h->slot);
+    ssize_t r;
+    struct virtio_net_hdr vh;
+    if (h->vnet) {
+      struct iovec iov[2] = {{&vh, sizeof vh}, {p, h->slot}};
+      r = readv(h->fd, iov, 2);
+      if (r == 0) break;
+      if (r > 0 && (size_t)r < sizeof vh) continue; /* no header: not a packet */
+      if (r >= 0) r -= (ssize_t)sizeof vh;
+    } else {
+      r = read(h->fd, p, h->slot);
+    }
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -163,6 +175,10 @@ static uint32_t read_tun(io_handle *h) {
     }
     if (r == 0) break;
     if ((size_t)r >= h->slot) { /* cannot tell a full slot from a cut packet: both are dropped */
+      h->stats[ST_RX_TRUNCATED] += 1;
+      continue;
+    }
+    if (h->vnet && tun_vnet_complete(&vh, p, (size_t)r) < 0) { /* a GSO packet we never asked for */
       h->stats[ST_RX_TRUNCATED] += 1;
       continue;
     }

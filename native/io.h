@@ -75,6 +75,7 @@ typedef struct io_handle {
   int no_gso;          /* udp4: do not coalesce sends with UDP_SEGMENT */
   int gso_max;         /* udp4: largest datagram coalesced (lowered when the path refuses one) */
   int ifindex;         /* raw6: the bound interface, scope for link-local destinations */
+  int vnet;            /* tun: opened with IFF_VNET_HDR (a virtio_net_hdr before every packet; TCP coalesced on write) */
 } io_handle;
 
 /* errors.c: throw an Error carrying errno, code ('EPERM'), syscall; returns NULL for `return throw_errno(...)`. */
@@ -85,6 +86,12 @@ napi_value throw_type(napi_env env, const char *msg);
 typedef struct { int saved; } netns_guard;
 int netns_enter(const char *path, netns_guard *g, const char **failed_call);
 void netns_leave(netns_guard *g);
+
+/* tungro.c: writes into a TUN opened with IFF_VNET_HDR, TCP segments coalesced; a NULL packet is skipped.
+ * Sets *full on EAGAIN (the rest of the batch counted as errors).
+ * tun_vnet_complete: a packet read from such a TUN, its partial checksum completed; -1 to drop it. */
+uint32_t tun_write_vnet(io_handle *h, uint8_t **packets, size_t *lens, uint32_t count, int *full);
+int tun_vnet_complete(const void *vnet_hdr, uint8_t *p, size_t len);
 
 /* handle.c */
 napi_value handle_new(napi_env env, int fd, enum io_kind kind, napi_value stats, io_handle **out);

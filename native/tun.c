@@ -61,20 +61,22 @@ out:
 }
 
 /* tunOpen(name: string|null, netns: string|null, mtu: number (0 = keep), up: boolean,
- *         blocking: boolean, stats: Float64Array) -> { handle, name, mtu, ifindex } */
+ *         blocking: boolean, stats: Float64Array, vnet: boolean) -> { handle, name, mtu, ifindex }
+ * vnet: IFF_VNET_HDR, so that writes coalesce TCP segments (tungro.c); reads strip the header. */
 napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value a[6];
+  size_t argc = 7;
+  napi_value a[7];
   NAPI_OK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
-  if (argc < 6) return throw_type(env, "tunOpen needs 6 arguments");
+  if (argc < 7) return throw_type(env, "tunOpen needs 7 arguments");
   char name[IFNAMSIZ], ns[4096];
   if (arg_string(env, a[0], name, sizeof name, NULL)) return throw_type(env, "TUN name must be a string of at most 15 octets");
   if (arg_string(env, a[1], ns, sizeof ns, NULL)) return throw_type(env, "netns must be a path string");
   uint32_t mtu;
   if (arg_u32(env, a[2], &mtu, NULL)) return throw_type(env, "mtu must be a number");
-  bool up = false, blocking = false;
+  bool up = false, blocking = false, vnet = false;
   napi_get_value_bool(env, a[3], &up);
   napi_get_value_bool(env, a[4], &blocking);
+  napi_get_value_bool(env, a[6], &vnet);
 
   netns_guard g;
   const char *call = NULL;
@@ -87,7 +89,7 @@ napi_value tun_open(napi_env env, napi_callback_info info) {
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     err = errno, call = "ioctl(TUNSETIFF)";
@@ -104,6 +106,7 @@ napi_value tun_open(napi_env env, napi_callback_info info) {
   io_handle *h;
   napi_value hv = handle_new(env, fd, IO_TUN, a[5], &h);
   if (!hv) return NULL;
+  h->vnet = vnet;
   napi_value out, v;
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "handle", hv);
@@ -121,6 +124,31 @@ fail:
   return throw_errno(env, err, call);
 }
 
+/* Writes packets one write(2) each; a NULL packet is skipped. Sets *full on EAGAIN (the rest counted). */
+static uint32_t write_plain(io_handle *h, uint8_t **pk, size_t *ln, uint32_t count, int *full) {
+  uint32_t ok = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (!pk[i]) continue;
+    ssize_t r;
+    do {
+      r = write(h->fd, pk[i], ln[i]);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      int e = errno;
+      if (e == EAGAIN || e == EWOULDBLOCK) { /* the rest would fail too: count them all */
+        h->stats[ST_TX_ERRORS] += count - i;
+        h->stats[ST_TX_LAST_ERRNO] = e;
+        *full = 1;
+        break;
+      }
+      stat_tx_error(h, e);
+      continue;
+    }
+    ok++;
+  }
+  return ok;
+}
+
 /* tunWrite(handle, packets: Uint8Array[], count) -> number written. Never throws for a packet:
  * a refused packet (or a non-Uint8Array element) is counted in the stats and skipped. */
 napi_value tun_write(napi_env env, napi_callback_info info) {
@@ -131,31 +159,27 @@ napi_value tun_write(napi_env env, napi_callback_info info) {
   if (!h) return NULL;
   uint32_t count;
   if (arg_u32(env, a[2], &count, NULL)) return throw_type(env, "count must be a number");
-  uint32_t ok = 0;
   count = send_count_open(h, count);
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value el;
-    uint8_t *p;
-    size_t len;
-    if (napi_get_element(env, a[1], i, &el) != napi_ok || arg_bytes(env, el, &p, &len) || len == 0) {
-      stat_tx_error(h, EINVAL);
-      continue;
-    }
-    ssize_t r;
-    do {
-      r = write(h->fd, p, len);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-      int e = errno;
-      if (e == EAGAIN || e == EWOULDBLOCK) { /* the rest would fail too: count them all */
-        h->stats[ST_TX_ERRORS] += count - i;
-        h->stats[ST_TX_LAST_ERRNO] = e;
-        break;
+  uint8_t *pk[IO_MAX_BATCH];
+  size_t ln[IO_MAX_BATCH];
+  uint32_t ok = 0;
+  /* In chunks of IO_MAX_BATCH; a full queue (EAGAIN) counts the rest of the chunk, then of the call. */
+  for (uint32_t base = 0; base < count;) {
+    uint32_t n = count - base < IO_MAX_BATCH ? count - base : IO_MAX_BATCH;
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value el;
+      if (napi_get_element(env, a[1], base + i, &el) != napi_ok || arg_bytes(env, el, &pk[i], &ln[i]) || ln[i] == 0) {
+        stat_tx_error(h, EINVAL);
+        pk[i] = NULL;
       }
-      stat_tx_error(h, e);
-      continue;
     }
-    ok++;
+    int full = 0;
+    ok += h->vnet ? tun_write_vnet(h, pk, ln, n, &full) : write_plain(h, pk, ln, n, &full);
+    base += n;
+    if (full) {
+      h->stats[ST_TX_ERRORS] += count - base;
+      break;
+    }
   }
   h->stats[ST_TX_PACKETS] += ok;
   napi_value res;

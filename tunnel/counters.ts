@@ -23,7 +23,7 @@ export interface EdgeCounters {
   txLastErrno: number;
   /** UDP: datagrams that arrived in a coalesced (GRO) read and were split again (included in rxPackets). */
   rxCoalesced: number;
-  /** UDP: datagrams sent inside a coalesced (GSO) message (included in txPackets). */
+  /** UDP: datagrams sent inside a coalesced (GSO) message; TUN with coalesceTcp: segments written inside a coalesced GSO packet (included in txPackets). */
   txCoalesced: number;
 }
 

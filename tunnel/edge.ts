@@ -7,7 +7,7 @@ export type { MipPacketIo } from './mipio.js';
 export { plainEspDevice } from './plain-esp.js';
 export type { EdgeCounters } from './counters.js';
 export { isMipPacket, MIP_FILTER_OPTION_WALK } from './mipfilter.js';
-export { openTun, TunDevice, type TunOptions } from './tun.js';
+export { openDaemonTun, openTun, TunDevice, type TunOptions } from './tun.js';
 export { openUdp4Bind, Udp4Bind, type Udp4BindOptions } from './udp4.js';
 export { openMipPacketIo, NativeMipPacketIo, type MipPacketIoOptions } from './mipio-native.js';
 export { fakeDevicePair, FakeDevice, type FakeDeviceOptions } from './fake-device.js';

@@ -42,6 +42,7 @@ export interface NativeBinding {
     up: boolean,
     blocking: boolean,
     stats: Float64Array,
+    vnet: boolean,
   ): { handle: NativeHandle; name: string; mtu: number; ifindex: number };
   tunWrite(h: NativeHandle, packets: readonly Uint8Array[], count: number): number;
   packetOpen(

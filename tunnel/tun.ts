@@ -1,6 +1,8 @@
 // The kernel TUN device behind the Device interface (native addon: IFF_TUN | IFF_NO_PI, batched
-// reads from a uv_poll, batched writes). Opens and closes the device; never configures addresses
-// or routes (rtnetlink's job, in the daemon), never parses a packet, never throws from write().
+// reads from a uv_poll, batched writes; with `coalesceTcp`, IFF_VNET_HDR and TCP segments of a
+// batch written as one GSO packet, native/tungro.c). Opens and closes the device; never configures
+// addresses or routes (rtnetlink's job, in the daemon), never parses a packet in JavaScript, never
+// throws from write().
 import { countersOf, newStats, type EdgeCounters } from './counters.js';
 import { DEFAULT_BATCH_SIZE, type Device, type PacketBatchHandler } from './device.js';
 import { openOrThrow, TunOpenError } from './errors.js';
@@ -26,6 +28,13 @@ export interface TunOptions {
    * blocking fd with a handler would stall the event loop, so onBatch() then makes it non-blocking.
    */
   blocking?: boolean;
+  /**
+   * Write consecutive in-order segments of one TCP flow in a batch as one GSO packet (IFF_VNET_HDR;
+   * native/tungro.c checks every segment's checksums and fields first), so the kernel's receive path
+   * runs once per run instead of once per segment, as wireguard-go does. Reads are unchanged (bare
+   * IP packets). Default false; the daemons turn it on.
+   */
+  coalesceTcp?: boolean;
 }
 
 export class TunDevice implements Device {
@@ -50,7 +59,7 @@ export class TunDevice implements Device {
       throw new RangeError(`mtu ${opts.mtu}: must be an integer in 68..65535`);
     }
     const r = openOrThrow(TunOpenError, `TUN '${opts.name ?? '(kernel-named)'}'`, opts.netns, () =>
-      this.n.tunOpen(opts.name ?? null, opts.netns ?? null, opts.mtu ?? 0, opts.up ?? true, opts.blocking ?? false, this.stats),
+      this.n.tunOpen(opts.name ?? null, opts.netns ?? null, opts.mtu ?? 0, opts.up ?? true, opts.blocking ?? false, this.stats, opts.coalesceTcp ?? false),
     );
     this.h = r.handle;
     this.name = r.name;
@@ -90,4 +99,15 @@ export class TunDevice implements Device {
 /** Opens (creates) a TUN device. Throws TunOpenError naming the device, the namespace and the errno. */
 export function openTun(opts: TunOptions = {}): TunDevice {
   return new TunDevice(opts);
+}
+
+/**
+ * The TUN of a daemon (ha/daemon.ts, mn/daemon.ts), up, with TCP coalescing on writes.
+ * MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
+ * header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
+ * without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
+ * lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
+ */
+export function openDaemonTun(name: string): TunDevice {
+  return openTun({ name, up: true, mtu: 1400, coalesceTcp: true });
 }
