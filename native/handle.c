@@ -80,6 +80,7 @@ static void finalize(napi_env env, void *data, void *hint) {
     h->poll = NULL;
   }
   if (h->fd >= 0) close(h->fd);
+  free(h->tso);
   free(h->msgs);
   free(h->iovs);
   free(h->names);
@@ -150,21 +151,50 @@ uint32_t send_count_open(io_handle *h, uint32_t count) {
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
+/* A TUN with IFF_VNET_HDR and TSO: each read lands in h->tso whole (a TCP super-packet is up to 64 KiB);
+ * a plain packet is copied to its slot, a super-packet split into as many slots as there is room for,
+ * the rest of it on the next call (on_readable calls again while one is pending). */
+static uint32_t read_tun_vnet(io_handle *h) {
+  uint32_t n = 0;
+  while (n < h->batch) {
+    if (h->tso_len) {
+      n = tun_tso_emit(h, n);
+      continue;
+    }
+    struct virtio_net_hdr vh;
+    struct iovec iov[2] = {{&vh, sizeof vh}, {h->tso, TUN_TSO_SCRATCH}};
+    ssize_t r = readv(h->fd, iov, 2);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        h->stats[ST_RX_ERRORS] += 1;
+        h->stats[ST_RX_LAST_ERRNO] = errno;
+      }
+      break;
+    }
+    if (r == 0) break;
+    if ((size_t)r <= sizeof vh) continue; /* a header and no packet */
+    uint32_t len = (uint32_t)((size_t)r - sizeof vh);
+    int kind = len >= TUN_TSO_SCRATCH ? -1 : tun_tso_take(h, &vh, len);
+    if (kind == 1) continue; /* split at the top of the loop */
+    if (kind < 0 || len >= h->slot) { /* not ours to split, or larger than a slot */
+      h->stats[ST_RX_TRUNCATED] += 1;
+      continue;
+    }
+    memcpy(h->data + (size_t)n * h->slot, h->tso, len);
+    h->offs[n] = n * h->slot;
+    h->lens[n] = len;
+    n++;
+  }
+  return n;
+}
+
 static uint32_t read_tun(io_handle *h) {
+  if (h->vnet) return read_tun_vnet(h);
   uint32_t n = 0;
   while (n < h->batch) {
     uint8_t *p = h->data + (size_t)n * h->slot;
-    ssize_t r;
-    struct virtio_net_hdr vh;
-    if (h->vnet) {
-      struct iovec iov[2] = {{&vh, sizeof vh}, {p, h->slot}};
-      r = readv(h->fd, iov, 2);
-      if (r == 0) break;
-      if (r > 0 && (size_t)r < sizeof vh) continue; /* no header: not a packet */
-      if (r >= 0) r -= (ssize_t)sizeof vh;
-    } else {
-      r = read(h->fd, p, h->slot);
-    }
+    ssize_t r = read(h->fd, p, h->slot);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -175,10 +205,6 @@ static uint32_t read_tun(io_handle *h) {
     }
     if (r == 0) break;
     if ((size_t)r >= h->slot) { /* cannot tell a full slot from a cut packet: both are dropped */
-      h->stats[ST_RX_TRUNCATED] += 1;
-      continue;
-    }
-    if (h->vnet && tun_vnet_complete(&vh, p, (size_t)r) < 0) { /* a GSO packet we never asked for */
       h->stats[ST_RX_TRUNCATED] += 1;
       continue;
     }
@@ -269,6 +295,8 @@ static uint32_t read_mmsg(io_handle *h) {
   return n;
 }
 
+static void deliver(io_handle *h, uint32_t n);
+
 static void on_readable(uv_poll_t *p, int status, int events) {
   (void)events;
   io_handle *h = p->data;
@@ -287,7 +315,21 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   }
   uint32_t n = h->kind == IO_TUN ? read_tun(h) : read_mmsg(h);
   if (n == 0) return;
+  deliver(h, n);
+  /* A TUN super-packet split over more slots than one batch has: the rest now, not at the next read. */
+  while (h->kind == IO_TUN && h->tso_len && h->poll && h->fd >= 0 && !h->close_requested) {
+    n = read_tun(h);
+    if (n == 0) break;
+    deliver(h, n);
+  }
+  if (h->close_requested) {
+    h->close_requested = 0;
+    reader_teardown(h);
+  }
+}
 
+/* Hands entries [0, n) to the JS callback in windows of at most `batch`. */
+static void deliver(io_handle *h, uint32_t n) {
   napi_env env = h->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -312,10 +354,6 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     }
   }
   napi_close_handle_scope(env, scope);
-  if (h->close_requested) {
-    h->close_requested = 0;
-    reader_teardown(h);
-  }
 }
 
 /* readStart(handle, batch, slot, data: ArrayBuffer, lens: Uint32Array, offs: Uint32Array,

@@ -75,7 +75,10 @@ typedef struct io_handle {
   int no_gso;          /* udp4: do not coalesce sends with UDP_SEGMENT */
   int gso_max;         /* udp4: largest datagram coalesced (lowered when the path refuses one) */
   int ifindex;         /* raw6: the bound interface, scope for link-local destinations */
-  int vnet;            /* tun: opened with IFF_VNET_HDR (a virtio_net_hdr before every packet; TCP coalesced on write) */
+  int vnet;            /* tun: opened with IFF_VNET_HDR and TSO on (a virtio_net_hdr before every packet; TCP coalesced on write) */
+  uint8_t *tso;        /* tun with vnet: every read lands here first; a TCP super-packet stays until split into slots */
+  uint32_t tso_len;    /* octets of the super-packet still being split (0: none) */
+  uint32_t tso_k, tso_mss, tso_hl, tso_iphl; /* next segment, segment payload size, header octets, IP header octets */
 } io_handle;
 
 /* errors.c: throw an Error carrying errno, code ('EPERM'), syscall; returns NULL for `return throw_errno(...)`. */
@@ -92,6 +95,12 @@ void netns_leave(netns_guard *g);
  * tun_vnet_complete: a packet read from such a TUN, its partial checksum completed; -1 to drop it. */
 uint32_t tun_write_vnet(io_handle *h, uint8_t **packets, size_t *lens, uint32_t count, int *full);
 int tun_vnet_complete(const void *vnet_hdr, uint8_t *p, size_t len);
+/* tungro.c, reads: a TCP super-packet (TSO) in h->tso becomes pending (1), a plain one is left for the
+ * caller to copy (0), anything else is dropped (-1); tun_tso_emit splits the pending one into slots
+ * [n, batch) and returns the new n. */
+#define TUN_TSO_SCRATCH (65536 + 256)
+int tun_tso_take(io_handle *h, const void *vnet_hdr, uint32_t len);
+uint32_t tun_tso_emit(io_handle *h, uint32_t n);
 
 /* handle.c */
 napi_value handle_new(napi_env env, int fd, enum io_kind kind, napi_value stats, io_handle **out);

@@ -8,6 +8,7 @@
 #include "io.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -62,7 +63,8 @@ out:
 
 /* tunOpen(name: string|null, netns: string|null, mtu: number (0 = keep), up: boolean,
  *         blocking: boolean, stats: Float64Array, vnet: boolean) -> { handle, name, mtu, ifindex }
- * vnet: IFF_VNET_HDR, so that writes coalesce TCP segments (tungro.c); reads strip the header. */
+ * vnet: IFF_VNET_HDR with TSO, so that writes coalesce TCP segments and reads split TCP super-packets
+ * (tungro.c); JavaScript sees bare IP packets either way. */
 napi_value tun_open(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value a[7];
@@ -97,6 +99,11 @@ napi_value tun_open(napi_env env, napi_callback_info info) {
   }
   memcpy(name, ifr.ifr_name, IFNAMSIZ);
   name[IFNAMSIZ - 1] = 0;
+  /* TCP super-packets (TSO) and partial checksums from the kernel: split and completed on read (tungro.c). */
+  if (vnet && ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) < 0) {
+    err = errno, call = "ioctl(TUNSETOFFLOAD)";
+    goto fail;
+  }
   uint32_t mtu_now = 0;
   int ifindex = 0;
   err = link_setup(name, mtu, up, &mtu_now, &ifindex, &call);
@@ -104,9 +111,18 @@ napi_value tun_open(napi_env env, napi_callback_info info) {
   netns_leave(&g);
 
   io_handle *h;
+  uint8_t *tso = NULL;
+  if (vnet && !(tso = malloc(TUN_TSO_SCRATCH))) {
+    close(fd);
+    return throw_errno(env, ENOMEM, "malloc");
+  }
   napi_value hv = handle_new(env, fd, IO_TUN, a[5], &h);
-  if (!hv) return NULL;
+  if (!hv) {
+    free(tso);
+    return NULL;
+  }
   h->vnet = vnet;
+  h->tso = tso;
   napi_value out, v;
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "handle", hv);

@@ -1,15 +1,18 @@
 /*
- * Writes into a TUN opened with IFF_VNET_HDR, with TCP segments coalesced (generic receive
+ * TCP offload at a TUN opened with IFF_VNET_HDR. Writes: TCP segments coalesced (generic receive
  * offload done in user space, as wireguard-go's tun/offload_linux.go does): consecutive segments
  * of one TCP flow in a batch go to the kernel as one GSO packet (virtio_net_hdr gso_type
  * TCPV4/TCPV6, the checksum left partial), so the kernel's IP and TCP receive path runs once per
  * run of segments instead of once per segment. Everything else is written alone, with an empty
- * header. Also completes a partial checksum on a packet read from such a TUN.
+ * header. Reads (TSO asked for with TUNSETOFFLOAD): a TCP super-packet the kernel hands over is
+ * split here into the segments it would have made (sequence numbers, IP lengths and IDs, flags,
+ * full checksums), and a partial checksum on any other packet is completed.
  *
  * It must never coalesce what the kernel would not have: only segments whose IP header and TCP
  * checksums verify, with the same addresses, ports, IP fields, ACK number, window and TCP options,
  * in sequence, carrying data, with no flag but ACK (PSH only on the last), each but the last
- * exactly the first one's size. It never changes a byte of payload and never reorders packets.
+ * exactly the first one's size. It never changes a byte of payload and never reorders packets, and
+ * never makes a segment larger than the kernel's own segment size (gso_size) for it.
  */
 #define _GNU_SOURCE
 #include "io.h"
@@ -217,4 +220,72 @@ int tun_vnet_complete(const void *vhdr, uint8_t *p, size_t len) {
   /* The field holds the pseudo-header sum; the checksum covers it and everything from csum_start. */
   wr16(p + at, (uint16_t)~fold(sum16(p + start, len - start, 0)));
   return 0;
+}
+
+int tun_tso_take(io_handle *h, const void *vhdr, uint32_t len) {
+  const struct virtio_net_hdr *vh = vhdr;
+  uint8_t *p = h->tso;
+  if (vh->gso_type == VIRTIO_NET_HDR_GSO_NONE) return tun_vnet_complete(vh, p, len) < 0 ? -1 : 0;
+  if (vh->gso_type != VIRTIO_NET_HDR_GSO_TCPV4 && vh->gso_type != VIRTIO_NET_HDR_GSO_TCPV6) return -1;
+  int v6 = vh->gso_type == VIRTIO_NET_HDR_GSO_TCPV6;
+  uint32_t iphl;
+  if (v6) {
+    if (len < 60 || p[0] >> 4 != 6 || p[6] != 6) return -1; /* TCP right after the IPv6 header */
+    iphl = 40;
+  } else {
+    if (len < 40 || p[0] >> 4 != 4 || p[9] != 6) return -1;
+    iphl = (uint32_t)(p[0] & 0x0f) * 4;
+  }
+  if (vh->csum_start != iphl || len < iphl + 20) return -1;
+  uint32_t hl = iphl + (uint32_t)(p[iphl + 12] >> 4) * 4;
+  uint32_t mss = vh->gso_size;
+  if (mss == 0 || hl < iphl + 20 || hl >= len || hl + mss > h->slot - 1) return -1;
+  h->tso_len = len;
+  h->tso_k = 0;
+  h->tso_mss = mss;
+  h->tso_hl = hl;
+  h->tso_iphl = iphl;
+  return 1;
+}
+
+uint32_t tun_tso_emit(io_handle *h, uint32_t n) {
+  const uint8_t *sp = h->tso;
+  uint32_t hl = h->tso_hl, iphl = h->tso_iphl, mss = h->tso_mss, len = h->tso_len;
+  int v6 = sp[0] >> 4 == 6;
+  const uint8_t *st = sp + iphl;
+  uint32_t seq0 = rd32(st + 4);
+  uint16_t id0 = v6 ? 0 : rd16(sp + 4);
+  while (n < h->batch && h->tso_len) {
+    uint32_t k = h->tso_k;
+    uint32_t off = hl + k * mss;
+    uint32_t plen = len - off < mss ? len - off : mss;
+    int last = off + plen >= len;
+    uint8_t *d = h->data + (size_t)n * h->slot;
+    memcpy(d, sp, hl);
+    memcpy(d + hl, sp + off, plen);
+    if (v6) {
+      wr16(d + 4, (uint16_t)(hl - 40 + plen));
+    } else {
+      wr16(d + 2, (uint16_t)(hl + plen));
+      wr16(d + 4, (uint16_t)(id0 + k)); /* as the kernel's segmentation numbers them */
+      wr16(d + 10, 0);
+      wr16(d + 10, (uint16_t)~fold(sum16(d, iphl, 0)));
+    }
+    uint8_t *t = d + iphl;
+    uint32_t seq = seq0 + k * mss;
+    t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16), t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+    /* FIN and PSH stay on the last segment, CWR on the first (tcp_gso_segment's rule). */
+    if (!last) t[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+    if (k > 0) t[13] &= (uint8_t)~0x80;
+    uint32_t tcp_len = hl - iphl + plen;
+    wr16(t + 16, 0);
+    wr16(t + 16, (uint16_t)~fold(pseudo_sum(d, v6, tcp_len) + sum16(t, tcp_len, 0)));
+    h->offs[n] = n * h->slot;
+    h->lens[n] = hl + plen;
+    h->stats[ST_RX_COALESCED] += 1;
+    n++;
+    h->tso_k = k + 1;
+    if (last) h->tso_len = 0;
+  }
+  return n;
 }

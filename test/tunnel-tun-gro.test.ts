@@ -1,13 +1,17 @@
-// TCP coalescing on TUN writes (coalesceTcp: IFF_VNET_HDR, native/tungro.c) against the kernel, in
-// a testbed network namespace. The test is a user-space TCP peer behind the TUN: it opens a
-// connection to a real kernel socket (SYN written, SYN-ACK read back), then writes data segments
-// in one batch. Judged by the kernel and by tshark, not by our counters alone:
+// TCP offload at the TUN (tcpOffload: IFF_VNET_HDR, native/tungro.c) against the kernel, in a
+// testbed network namespace. The test is a user-space TCP peer behind the TUN.
+// Writes: it opens a connection to a real kernel socket (SYN written, SYN-ACK read back), then
+// writes data segments in one batch. Judged by the kernel and by tshark, not by our counters alone:
 //  - the kernel's cumulative ACK covers every octet (it accepted the coalesced packet), and the
 //    server process receives exactly the octets sent, in order (their SHA-256);
 //  - dumpcap on the TUN sees one TCP packet carrying the whole run (tcp.len of all segments);
 //  - a segment with a bad TCP checksum is not merged: the kernel drops it, ACKs only up to it,
 //    and takes the rest once it is sent again;
-//  - IPv4 and IPv6 alike; reads still give bare IP packets.
+//  - IPv4 and IPv6 alike.
+// Reads: a kernel socket connects to the peer and sends 200 kB; the kernel hands the TUN TCP
+// super-packets (tshark sees them on the TUN), and every packet the handler gets is a segment no
+// larger than the MSS the peer announced, with checksums this test verifies itself, and the octets
+// reassemble to what the client sent.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -86,7 +90,16 @@ function tcpOf(pk: Uint8Array, p: Peer): { seq: number; ack: number; flags: numb
   return { seq: dv.getUint32(t + 4), ack: dv.getUint32(t + 8), flags: pk[t + 13] };
 }
 
-describe.skipIf(!NATIVE)('TUN with coalesceTcp (native/tungro.c)', () => {
+/** True when the TCP checksum of an IPv4 or IPv6 packet verifies (computed here, not by tungro.c). */
+function tcpChecksumOk(pk: Uint8Array): boolean {
+  const v6 = pk[0] >> 4 === 6;
+  const t = v6 ? 40 : (pk[0] & 15) * 4;
+  const len = pk.length - t;
+  const pseudo = v6 ? ipv6PseudoSum(pk.subarray(8, 24), pk.subarray(24, 40), len, 6) : ipv4PseudoSum(pk.subarray(12, 16), pk.subarray(16, 20), len, 6);
+  return finish(sumWords(pk, t, len, pseudo)) === 0 && (v6 || finish(sumWords(pk, 0, t)) === 0);
+}
+
+describe.skipIf(!NATIVE)('TUN with tcpOffload (native/tungro.c)', () => {
   let tb: Testbed;
   let tun: TunDevice;
   let nsName = '';
@@ -96,7 +109,7 @@ describe.skipIf(!NATIVE)('TUN with coalesceTcp (native/tungro.c)', () => {
   beforeAll(async () => {
     tb = await Testbed.create({ hosts: [{ name: 'gro', sysctls: quiet }] }, { prefix: 'd6tg' });
     nsName = tb.nsName('gro');
-    tun = openTun({ name: 'd6gro0', netns: `/run/netns/${nsName}`, mtu: 1400, batchSize: 64, coalesceTcp: true });
+    tun = openTun({ name: 'd6gro0', netns: `/run/netns/${nsName}`, mtu: 1400, batchSize: 64, tcpOffload: true });
     spawnSync('ip', ['-n', nsName, 'addr', 'add', 'fd00:79::1/64', 'dev', 'd6gro0', 'nodad'], { stdio: 'ignore' });
     spawnSync('ip', ['-n', nsName, 'addr', 'add', '10.79.0.1/24', 'dev', 'd6gro0'], { stdio: 'ignore' });
   });
@@ -130,6 +143,81 @@ describe.skipIf(!NATIVE)('TUN with coalesceTcp (native/tungro.c)', () => {
   }
 
   for (const v6 of [true, false]) {
+    it(`${v6 ? 'IPv6' : 'IPv4'}: TCP super-packets the kernel hands over are split into checked segments of its size`, async () => {
+      const p: Peer = v6
+        ? { v6, src: ip6ToBytes('fd00:79::3'), dst: ip6ToBytes('fd00:79::1'), sport: 5701, dport: 0 }
+        : { v6, src: ip4ToBytes('10.79.0.3'), dst: ip4ToBytes('10.79.0.1'), sport: 5702, dport: 0 };
+      const N = 200_000;
+      const MSS = 1000;
+      const js = `
+        const d = Buffer.alloc(${N}); for (let i = 0; i < d.length; i++) d[i] = (i * 7 + (i >> 9)) & 0xff;
+        const c = require('net').connect(${p.sport}, '${v6 ? 'fd00:79::3' : '10.79.0.3'}', () => c.end(d));
+        c.on('error', (e) => { console.error(e.message); process.exit(1); });
+        console.log(require('crypto').createHash('sha256').update(d).digest('hex'));`;
+      const client = tb.spawn('gro', [process.execPath, '-e', js]);
+      children.push(client);
+      let sha = '';
+      client.stdout!.on('data', (b: Buffer) => (sha += b.toString()));
+
+      const isn = 5000;
+      let peerIsn = -1;
+      const got = new Map<number, Uint8Array>();
+      let rcvNxt = 0;
+      const bad: string[] = [];
+      let largest = 0;
+      const before = tun.counters;
+      tun.onBatch((pkts) => {
+        const acks: Uint8Array[] = [];
+        for (const pk of pkts) {
+          const v = pk[0] >> 4 === 6;
+          if (v !== v6) continue;
+          const t = v ? 40 : (pk[0] & 15) * 4;
+          const dv = new DataView(pk.buffer, pk.byteOffset, pk.byteLength);
+          if (dv.getUint16(t + 2) !== p.sport) continue;
+          if (pk.length > 1400) bad.push(`packet of ${pk.length} octets`);
+          if (!tcpChecksumOk(pk)) bad.push(`bad checksum at seq ${dv.getUint32(t + 4)}`);
+          const flags = pk[t + 13]!;
+          const seq = dv.getUint32(t + 4);
+          if (flags & FLAG.SYN) {
+            p.dport = dv.getUint16(t);
+            peerIsn = seq;
+            rcvNxt = (seq + 1) >>> 0;
+            acks.push(segment(p, isn, rcvNxt, FLAG.SYN | FLAG.ACK, undefined, { mss: MSS }));
+            continue;
+          }
+          const payload = pk.subarray(t + (pk[t + 12]! >> 4) * 4);
+          if (payload.length > MSS) bad.push(`segment of ${payload.length} octets over MSS ${MSS}`);
+          largest = Math.max(largest, payload.length);
+          if (payload.length) got.set(seq, Uint8Array.from(payload));
+          while (got.has(rcvNxt)) rcvNxt = (rcvNxt + got.get(rcvNxt)!.length) >>> 0;
+          if (flags & FLAG.FIN && seq === rcvNxt) rcvNxt = (rcvNxt + 1) >>> 0;
+        }
+        if (peerIsn >= 0) acks.push(segment(p, isn + 1, rcvNxt, FLAG.ACK));
+        tun.write(acks);
+      });
+      const cap = await captureLinks(tb, join(tmp.dir, v6 ? 'tso6' : 'tso4'), { points: [{ link: 'tun', host: 'gro', ifname: 'd6gro0' }] });
+      let file = '';
+      try {
+        await until(() => peerIsn >= 0 && ((rcvNxt - peerIsn) >>> 0) >= N + 1, 15_000, `${N} octets from the client`);
+      } finally {
+        tun.onBatch(null);
+        file = (await cap.stop())[0]!.file;
+      }
+      expect(bad).toEqual([]);
+      expect(largest).toBe(MSS);
+      const data = Buffer.concat([...got.entries()].sort((a, b) => ((a[0] - peerIsn) >>> 0) - ((b[0] - peerIsn) >>> 0)).map(([, v]) => v));
+      expect(data.length).toBe(N);
+      await until(() => sha.trim().length === 64, 5000, 'the client\'s SHA-256');
+      expect(createHash('sha256').update(data).digest('hex')).toBe(sha.trim());
+      // The kernel handed over super-packets (tshark on the TUN's transmit side), and they were split here.
+      const lens = tsharkFields(file)
+        .filter((f) => (f.get('tcp.dstport') ?? [])[0] === String(p.sport))
+        .map((f) => Number((f.get('tcp.len') ?? ['0'])[0]));
+      expect(Math.max(...lens)).toBeGreaterThan(MSS);
+      expect(tun.counters.rxCoalesced - before.rxCoalesced).toBeGreaterThan(0);
+      expect(tun.counters.rxTruncated).toBe(0);
+    });
+
     it(`${v6 ? 'IPv6' : 'IPv4'}: a batch of in-order segments reaches the kernel as one packet, and every octet arrives`, async () => {
       const p: Peer = v6
         ? { v6, src: ip6ToBytes('fd00:79::2'), dst: ip6ToBytes('fd00:79::1'), sport: 40001, dport: 5601 }

@@ -21,9 +21,9 @@ export interface EdgeCounters {
   txErrors: number;
   /** errno of the last refusal (EAGAIN when a socket buffer was full, EBADF after close()), 0 if none. */
   txLastErrno: number;
-  /** UDP: datagrams that arrived in a coalesced (GRO) read and were split again (included in rxPackets). */
+  /** UDP: datagrams that arrived in a coalesced (GRO) read and were split again; TUN with tcpOffload: segments split from a TCP super-packet (included in rxPackets). */
   rxCoalesced: number;
-  /** UDP: datagrams sent inside a coalesced (GSO) message; TUN with coalesceTcp: segments written inside a coalesced GSO packet (included in txPackets). */
+  /** UDP: datagrams sent inside a coalesced (GSO) message; TUN with tcpOffload: segments written inside a coalesced GSO packet (included in txPackets). */
   txCoalesced: number;
 }
 

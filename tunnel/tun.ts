@@ -1,6 +1,6 @@
 // The kernel TUN device behind the Device interface (native addon: IFF_TUN | IFF_NO_PI, batched
-// reads from a uv_poll, batched writes; with `coalesceTcp`, IFF_VNET_HDR and TCP segments of a
-// batch written as one GSO packet, native/tungro.c). Opens and closes the device; never configures
+// reads from a uv_poll, batched writes; with `tcpOffload`, IFF_VNET_HDR: TCP segments of a batch
+// written as one GSO packet, TCP super-packets read and split, native/tungro.c). Opens and closes the device; never configures
 // addresses or routes (rtnetlink's job, in the daemon), never parses a packet in JavaScript, never
 // throws from write().
 import { countersOf, newStats, type EdgeCounters } from './counters.js';
@@ -29,12 +29,14 @@ export interface TunOptions {
    */
   blocking?: boolean;
   /**
-   * Write consecutive in-order segments of one TCP flow in a batch as one GSO packet (IFF_VNET_HDR;
-   * native/tungro.c checks every segment's checksums and fields first), so the kernel's receive path
-   * runs once per run instead of once per segment, as wireguard-go does. Reads are unchanged (bare
-   * IP packets). Default false; the daemons turn it on.
+   * TCP offload both ways, as wireguard-go does (IFF_VNET_HDR, native/tungro.c). Writes: consecutive
+   * in-order segments of one TCP flow in a batch go to the kernel as one GSO packet (every segment's
+   * checksums and fields checked first), so its receive path runs once per run. Reads: the kernel
+   * hands over TCP super-packets (TSO) instead of segmenting them itself, and they are split into
+   * segments of the kernel's own size before the handler sees them. The handler and write() still
+   * deal in bare IP packets no larger than the MTU. Default false; the daemons turn it on.
    */
-  coalesceTcp?: boolean;
+  tcpOffload?: boolean;
 }
 
 export class TunDevice implements Device {
@@ -59,7 +61,7 @@ export class TunDevice implements Device {
       throw new RangeError(`mtu ${opts.mtu}: must be an integer in 68..65535`);
     }
     const r = openOrThrow(TunOpenError, `TUN '${opts.name ?? '(kernel-named)'}'`, opts.netns, () =>
-      this.n.tunOpen(opts.name ?? null, opts.netns ?? null, opts.mtu ?? 0, opts.up ?? true, opts.blocking ?? false, this.stats, opts.coalesceTcp ?? false),
+      this.n.tunOpen(opts.name ?? null, opts.netns ?? null, opts.mtu ?? 0, opts.up ?? true, opts.blocking ?? false, this.stats, opts.tcpOffload ?? false),
     );
     this.h = r.handle;
     this.name = r.name;
@@ -102,12 +104,12 @@ export function openTun(opts: TunOptions = {}): TunDevice {
 }
 
 /**
- * The TUN of a daemon (ha/daemon.ts, mn/daemon.ts), up, with TCP coalescing on writes.
+ * The TUN of a daemon (ha/daemon.ts, mn/daemon.ts), up, with TCP offload (tcpOffload).
  * MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
  * header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
  * without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
  * lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
  */
 export function openDaemonTun(name: string): TunDevice {
-  return openTun({ name, up: true, mtu: 1400, coalesceTcp: true });
+  return openTun({ name, up: true, mtu: 1400, tcpOffload: true });
 }
