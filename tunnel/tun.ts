@@ -104,12 +104,13 @@ export function openTun(opts: TunOptions = {}): TunDevice {
 }
 
 /**
- * The TUN of a daemon (ha/daemon.ts, mn/daemon.ts), up, with TCP offload (tcpOffload).
+ * The TUN of a daemon (ha/daemon.ts, mn/daemon.ts), up, with TCP offload (tcpOffload) unless
+ * DSMIP6_TUN_OFFLOAD=0 (for comparing, or a kernel that refuses IFF_VNET_HDR or TUNSETOFFLOAD).
  * MTU 1400, not the kernel's 1500: the tunnel adds up to ~100 bytes (outer IPv6 or IPv4+UDP, ESP), and the
  * header-included raw socket does not fragment, so a full-size inner packet was lost over an IPv6 CoA
  * without a Packet Too Big to its sender. A smaller TUN MTU makes the kernel send PTB / Frag Needed and
  * lets local TCP pick a smaller MSS (test/e2e-netns-tcp.test.ts).
  */
 export function openDaemonTun(name: string): TunDevice {
-  return openTun({ name, up: true, mtu: 1400, tcpOffload: true });
+  return openTun({ name, up: true, mtu: 1400, tcpOffload: process.env.DSMIP6_TUN_OFFLOAD !== '0' });
 }
