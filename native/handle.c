@@ -151,50 +151,26 @@ uint32_t send_count_open(io_handle *h, uint32_t count) {
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-/* A TUN with IFF_VNET_HDR and TSO: each read lands in h->tso whole (a TCP super-packet is up to 64 KiB);
- * a plain packet is copied to its slot, a super-packet split into as many slots as there is room for,
- * the rest of it on the next call (on_readable calls again while one is pending). */
-static uint32_t read_tun_vnet(io_handle *h) {
+/* Reads up to a batch from a TUN. With IFF_VNET_HDR and TSO (h->vnet) each read lands in h->tso whole
+ * (a TCP super-packet is up to 64 KiB): a plain packet is copied to its slot, a super-packet split into
+ * as many slots as there is room for, the rest of it on the next call (on_readable calls again while
+ * one is pending). */
+static uint32_t read_tun(io_handle *h) {
   uint32_t n = 0;
   while (n < h->batch) {
     if (h->tso_len) {
       n = tun_tso_emit(h, n);
       continue;
     }
-    struct virtio_net_hdr vh;
-    struct iovec iov[2] = {{&vh, sizeof vh}, {h->tso, TUN_TSO_SCRATCH}};
-    ssize_t r = readv(h->fd, iov, 2);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        h->stats[ST_RX_ERRORS] += 1;
-        h->stats[ST_RX_LAST_ERRNO] = errno;
-      }
-      break;
-    }
-    if (r == 0) break;
-    if ((size_t)r <= sizeof vh) continue; /* a header and no packet */
-    uint32_t len = (uint32_t)((size_t)r - sizeof vh);
-    int kind = len >= TUN_TSO_SCRATCH ? -1 : tun_tso_take(h, &vh, len);
-    if (kind == 1) continue; /* split at the top of the loop */
-    if (kind < 0 || len >= h->slot) { /* not ours to split, or larger than a slot */
-      h->stats[ST_RX_TRUNCATED] += 1;
-      continue;
-    }
-    memcpy(h->data + (size_t)n * h->slot, h->tso, len);
-    h->offs[n] = n * h->slot;
-    h->lens[n] = len;
-    n++;
-  }
-  return n;
-}
-
-static uint32_t read_tun(io_handle *h) {
-  if (h->vnet) return read_tun_vnet(h);
-  uint32_t n = 0;
-  while (n < h->batch) {
     uint8_t *p = h->data + (size_t)n * h->slot;
-    ssize_t r = read(h->fd, p, h->slot);
+    struct virtio_net_hdr vh;
+    ssize_t r;
+    if (h->vnet) {
+      struct iovec iov[2] = {{&vh, sizeof vh}, {h->tso, TUN_TSO_SCRATCH}};
+      r = readv(h->fd, iov, 2);
+    } else {
+      r = read(h->fd, p, h->slot);
+    }
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -204,12 +180,24 @@ static uint32_t read_tun(io_handle *h) {
       break;
     }
     if (r == 0) break;
-    if ((size_t)r >= h->slot) { /* cannot tell a full slot from a cut packet: both are dropped */
+    size_t len = (size_t)r;
+    if (h->vnet) {
+      if (len <= sizeof vh) continue; /* a header and no packet */
+      len -= sizeof vh;
+      int kind = len >= TUN_TSO_SCRATCH ? -1 : tun_tso_take(h, &vh, (uint32_t)len);
+      if (kind == 1) continue; /* split at the top of the loop */
+      if (kind < 0) { /* a super-packet we cannot split */
+        h->stats[ST_RX_TRUNCATED] += 1;
+        continue;
+      }
+      if (len < h->slot) memcpy(p, h->tso, len);
+    }
+    if (len >= h->slot) { /* cannot tell a full slot from a cut packet: both are dropped */
       h->stats[ST_RX_TRUNCATED] += 1;
       continue;
     }
     h->offs[n] = n * h->slot;
-    h->lens[n] = (uint32_t)r;
+    h->lens[n] = (uint32_t)len;
     n++;
   }
   return n;

@@ -93,7 +93,8 @@ static seg_info inspect(const uint8_t *p, size_t len) {
   return s;
 }
 
-/* Can `q` follow `p` (the first segment of the run, whose next expected sequence number is `next`)? */
+/* Are `q` and `p` (the run's first segment) of one flow with the same headers but for length, sequence
+ * number, flags and (IPv4) ID and checksum? The caller checks the sequence number and sizes. */
 static int same_flow(const uint8_t *p, const seg_info *a, const uint8_t *q, const seg_info *b) {
   if (a->v6 != b->v6 || a->tcphl != b->tcphl) return 0;
   if (a->v6) {
