@@ -7,7 +7,9 @@
  * IPv4 (port 4191), each read in batches off a uv_poll and written in batches.
  *
  * What it must never do: parse or judge packets beyond what the kernel needs
- * (the BPF filter is the one exception, and it mirrors tunnel/mipfilter.ts),
+ * (the exceptions: the BPF filter, which mirrors tunnel/mipfilter.ts, and the
+ * TCP offload at the TUN in tungro.c, which reads TCP/IP headers to do what the
+ * kernel's GRO and GSO would),
  * block the event loop (every fd is non-blocking unless a caller asks
  * otherwise), throw from a data-plane call (writes count errors, they do not
  * throw), or leave the calling thread in another network namespace.

@@ -1,8 +1,8 @@
 // The kernel TUN device behind the Device interface (native addon: IFF_TUN | IFF_NO_PI, batched
 // reads from a uv_poll, batched writes; with `tcpOffload`, IFF_VNET_HDR: TCP segments of a batch
-// written as one GSO packet, TCP super-packets read and split, native/tungro.c). Opens and closes the device; never configures
-// addresses or routes (rtnetlink's job, in the daemon), never parses a packet in JavaScript, never
-// throws from write().
+// written as one GSO packet, TCP super-packets read and split, native/tungro.c). Opens and closes
+// the device; never configures addresses or routes (rtnetlink's job, in the daemon), never parses
+// a packet in JavaScript, never throws from write().
 import { countersOf, newStats, type EdgeCounters } from './counters.js';
 import { DEFAULT_BATCH_SIZE, type Device, type PacketBatchHandler } from './device.js';
 import { openOrThrow, TunOpenError } from './errors.js';
