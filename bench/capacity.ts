@@ -552,14 +552,16 @@ function limits(rows: RateRow[], udp: UdpRow[] | string, prof: ProfileSummary | 
 
 function render(warm: RateRow[], rows: RateRow[], udp: UdpRow[] | string, mem: MemRow[], cacheRows: CacheMemRow[], prof: ProfileSummary | undefined, meta: { quick: boolean; load: string; seconds: number }): string {
   const out: string[] = [];
-  const best = Math.max(0, ...rows.map((r) => r.perSecond));
-  const worst = rows.length ? Math.min(...rows.map((r) => r.perSecond)) : 0;
+  // The goal is judged on every phase, over the fake Bind and over real UDP alike.
+  const judged = [...rows, ...(typeof udp === 'string' ? [] : udp)];
+  const best = Math.max(0, ...judged.map((r) => r.perSecond));
+  const worst = judged.length ? Math.min(...judged.map((r) => r.perSecond)) : 0;
   const worstMem = mem.length ? Math.max(...mem.map((m) => m.totalBytesPerMn)) : NaN;
   const worstCache = cacheRows.length ? Math.max(...cacheRows.map((m) => m.bytesPerBinding)) : NaN;
   out.push('## Home-agent capacity: BUs per second on one core, memory per binding (bench/capacity.ts)', '');
   out.push(`- Command: \`node --expose-gc --max-old-space-size=16384 dist/bench/capacity.js${meta.quick ? ' --quick' : ''}\` (as bench/run.ts starts it: the 1,000,000-binding table needs more than Node's default heap); run time ${meta.seconds.toFixed(0)} s; ${cpus().length} logical CPUs (the HA is one JavaScript thread: one core); load average before: ${meta.load}`, '');
   out.push(
-    `Goals: 50,000 authenticated BUs/s per core — ${worst >= 50_000 ? '**MET**' : '**NOT MET**'} (lowest ${Math.round(worst).toLocaleString('en-US')}/s, highest ${Math.round(best).toLocaleString('en-US')}/s: ${((worst / 50_000) * 100).toFixed(1)}% – ${((best / 50_000) * 100).toFixed(1)}% of the goal); at most 1 KiB per binding with its SAs — ${worstCache <= 1024 ? '**MET**' : '**NOT MET**'} (binding cache + SAs at ${cacheRows.map((c) => c.bindings.toLocaleString('en-US')).join(' and ')} bindings: ${Number.isFinite(worstCache) ? `${worstCache.toFixed(0)} B at worst, ${(worstCache / 1024).toFixed(2)}× the goal` : 'not measured'}). Beyond the goal: the whole HA, with each MN's SPD entries and config, holds ${Number.isFinite(worstMem) ? `${worstMem.toFixed(0)} B per MN (${(worstMem / 1024).toFixed(2)}× 1 KiB)` : '(not measured)'} at up to ${mem.length ? mem[mem.length - 1]!.mns.toLocaleString('en-US') : '—'} MNs.`,
+    `Goals: 50,000 authenticated BUs/s per core — ${worst >= 50_000 ? '**MET**' : '**NOT MET**'} (lowest ${Math.round(worst).toLocaleString('en-US')}/s, highest ${Math.round(best).toLocaleString('en-US')}/s over the fake Bind${typeof udp === 'string' ? '' : ' and real UDP'}: ${((worst / 50_000) * 100).toFixed(1)}% – ${((best / 50_000) * 100).toFixed(1)}% of the goal); at most 1 KiB per binding with its SAs — ${worstCache <= 1024 ? '**MET**' : '**NOT MET**'} (binding cache + SAs at ${cacheRows.map((c) => c.bindings.toLocaleString('en-US')).join(' and ')} bindings: ${Number.isFinite(worstCache) ? `${worstCache.toFixed(0)} B at worst, ${(worstCache / 1024).toFixed(2)}× the goal` : 'not measured'}). Beyond the goal: the whole HA, with each MN's SPD entries and config, holds ${Number.isFinite(worstMem) ? `${worstMem.toFixed(0)} B per MN (${(worstMem / 1024).toFixed(2)}× 1 KiB)` : '(not measured)'} at up to ${mem.length ? mem[mem.length - 1]!.mns.toLocaleString('en-US') : '—'} MNs.`,
     '',
   );
   if (typeof udp !== 'string' && udp.length) {
