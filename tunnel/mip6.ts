@@ -128,18 +128,15 @@ function careOf6(text: unknown): Address6 | undefined {
     // A dotted quad without leading zeros (every IPv4 CoA a BU names, and new ones per move) is
     // resolved by scanning: canonical6Text would make it ::ffff:<same text>, whose octets these are.
     a = ipv4Address6(text);
-    if (a !== undefined) {
-      if (addressMemo.size >= ADDRESS_MEMO_CAP) addressMemo.clear();
-      addressMemo.set(text, a);
-      return a ?? undefined;
-    }
-    a = null;
-    const c = canonical6Text(text);
-    if (c !== undefined) {
-      try {
-        a = { text: c, octets: ip6ToBytes(c), ipv4: isIpv4(text) };
-      } catch {
-        a = null;
+    if (a === undefined) {
+      a = null;
+      const c = canonical6Text(text);
+      if (c !== undefined) {
+        try {
+          a = { text: c, octets: ip6ToBytes(c), ipv4: isIpv4(text) };
+        } catch {
+          a = null;
+        }
       }
     }
     if (addressMemo.size >= ADDRESS_MEMO_CAP) addressMemo.clear();
