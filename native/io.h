@@ -92,7 +92,7 @@ typedef struct { int saved; } netns_guard;
 int netns_enter(const char *path, netns_guard *g, const char **failed_call);
 void netns_leave(netns_guard *g);
 
-/* tungro.c: writes into a TUN opened with IFF_VNET_HDR, TCP segments coalesced; a NULL packet is skipped.
+/* tungro.c: writes into a TUN opened with IFF_VNET_HDR, TCP segments coalesced.
  * Sets *full on EAGAIN (the rest of the batch counted as errors).
  * tun_vnet_complete: a packet read from such a TUN, its partial checksum completed; -1 to drop it. */
 uint32_t tun_write_vnet(io_handle *h, uint8_t **packets, size_t *lens, uint32_t count, int *full);

@@ -140,11 +140,10 @@ fail:
   return throw_errno(env, err, call);
 }
 
-/* Writes packets one write(2) each; a NULL packet is skipped. Sets *full on EAGAIN (the rest counted). */
+/* Writes packets one write(2) each. Sets *full on EAGAIN (the rest counted). */
 static uint32_t write_plain(io_handle *h, uint8_t **pk, size_t *ln, uint32_t count, int *full) {
   uint32_t ok = 0;
   for (uint32_t i = 0; i < count; i++) {
-    if (!pk[i]) continue;
     ssize_t r;
     do {
       r = write(h->fd, pk[i], ln[i]);
@@ -179,23 +178,21 @@ napi_value tun_write(napi_env env, napi_callback_info info) {
   uint8_t *pk[IO_MAX_BATCH];
   size_t ln[IO_MAX_BATCH];
   uint32_t ok = 0;
-  /* In chunks of IO_MAX_BATCH; a full queue (EAGAIN) counts the rest of the chunk, then of the call. */
-  for (uint32_t base = 0; base < count;) {
-    uint32_t n = count - base < IO_MAX_BATCH ? count - base : IO_MAX_BATCH;
-    for (uint32_t i = 0; i < n; i++) {
+  int full = 0;
+  /* In chunks of IO_MAX_BATCH packets, as raw6Send and udp4Send do; a full queue (EAGAIN) counts
+   * the rest of the chunk, then of the call. */
+  for (uint32_t i = 0; i < count && !full;) {
+    uint32_t n = 0;
+    for (; i < count && n < IO_MAX_BATCH; i++) {
       napi_value el;
-      if (napi_get_element(env, a[1], base + i, &el) != napi_ok || arg_bytes(env, el, &pk[i], &ln[i]) || ln[i] == 0) {
+      if (napi_get_element(env, a[1], i, &el) != napi_ok || arg_bytes(env, el, &pk[n], &ln[n]) || ln[n] == 0) {
         stat_tx_error(h, EINVAL);
-        pk[i] = NULL;
+        continue;
       }
+      n++;
     }
-    int full = 0;
     ok += h->vnet ? tun_write_vnet(h, pk, ln, n, &full) : write_plain(h, pk, ln, n, &full);
-    base += n;
-    if (full) {
-      h->stats[ST_TX_ERRORS] += count - base;
-      break;
-    }
+    if (full && i < count) h->stats[ST_TX_ERRORS] += count - i;
   }
   h->stats[ST_TX_PACKETS] += ok;
   napi_value res;

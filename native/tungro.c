@@ -171,10 +171,6 @@ uint32_t tun_write_vnet(io_handle *h, uint8_t **pk, size_t *ln, uint32_t count, 
   uint32_t ok = 0;
   uint32_t i = 0;
   while (i < count) {
-    if (!pk[i]) { /* not a packet: counted by the caller's check */
-      i++;
-      continue;
-    }
     seg_info a = inspect(pk[i], ln[i]);
     uint32_t j = i + 1;
     uint8_t last_flags = a.flags;
@@ -182,7 +178,7 @@ uint32_t tun_write_vnet(io_handle *h, uint8_t **pk, size_t *ln, uint32_t count, 
       uint32_t next = a.seq + a.paylen;
       size_t total = ln[i];
       uint32_t hl = a.iphl + a.tcphl;
-      while (j < count && j - i < GRO_MAX_SEGS && pk[j]) {
+      while (j < count && j - i < GRO_MAX_SEGS) {
         seg_info b = inspect(pk[j], ln[j]);
         if (!b.ok || b.seq != next || b.paylen > a.paylen || total + b.paylen > GRO_MAX_PACKET || !same_flow(pk[i], &a, pk[j], &b)) break;
         total += ln[j] - hl;
